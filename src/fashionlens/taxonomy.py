@@ -130,7 +130,9 @@ class GarmentAttributes:
         if self.category == OTHER:
             present = [n for n in ATTRIBUTE_FIELDS if getattr(self, n)]
             if present:
-                raise InvalidAttributeError(present[0], getattr(self, present[0]), "nothing: category is 'other'")
+                raise InvalidAttributeError(
+                    present[0], getattr(self, present[0]), "nothing: category is 'other'"
+                )
             return
         _check("category", self.category, (*CATEGORIES, OTHER))
         for name in SINGLE_FIELDS:

@@ -1,0 +1,1 @@
+"""Baselines the thesis compares against, built from the same offline parts."""

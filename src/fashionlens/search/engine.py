@@ -1,0 +1,132 @@
+"""Queries over an index built by `fashionlens index`: by photo (or a box on it), by words, or both.
+
+    engine = SearchEngine.open("catalogue.db")          # the model named in the index's meta.json
+    engine.search(image=photo, text="in red", k=20, where="category = 'top' AND price < 50")
+
+A photo and words combine into one query: the normalised weighted sum of their embeddings, weight
+`TEXT_WEIGHT` on the text (0.5: both count equally, as both are unit vectors in the same space). Scores are
+cosine similarities.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from fashionlens.captions import template_caption
+from fashionlens.images import crop_box, to_rgb
+from fashionlens.search.autotag import ZeroShotTagger
+from fashionlens.search.store import PHRASES_FILE, Store
+from fashionlens.search.where import SearchError, parse_where
+
+__all__ = ["MAX_K", "TEXT_WEIGHT", "SearchEngine", "SearchError"]
+
+#: Weight of the text embedding when a photo and words are given together.
+TEXT_WEIGHT = 0.5
+MAX_K = 1000
+
+
+class SearchEngine:
+    """A read-only index plus the model that embeds queries. Thread-safe; model calls run one at a time
+    (they are CPU-bound, and Hugging Face tokenizers must not be shared between threads)."""
+
+    def __init__(self, store: Store, model: Any) -> None:
+        if int(model.embed_dim) != store.dim:
+            raise ValueError(f"model embeds into {model.embed_dim} dimensions, the index holds {store.dim}")
+        self.store = store
+        self.model = model
+        self.tagger = ZeroShotTagger(model, store.db_dir / PHRASES_FILE)
+        self._model_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, db_dir: str | Path, model: Any = None) -> SearchEngine:
+        """Open the index in `db_dir` with `model`, or the model its meta.json names when None.
+
+        Raises FileNotFoundError when `db_dir` holds no index.
+        """
+        store = Store.open(db_dir)
+        if model is None:
+            from fashionlens.model import create_model
+
+            model = create_model(store.meta["model"]).eval()
+        return cls(store, model)
+
+    def _embed(self, image: Image.Image | None, text: str | None) -> np.ndarray:
+        with self._model_lock:
+            image_vector = np.asarray(self.model.embed_images([image])[0]) if image is not None else None
+            text_vector = np.asarray(self.model.embed_texts([text])[0]) if text is not None else None
+        if image_vector is None:
+            return text_vector
+        if text_vector is None:
+            return image_vector
+        query = (1 - TEXT_WEIGHT) * image_vector + TEXT_WEIGHT * text_vector
+        return query / max(float(np.linalg.norm(query)), 1e-12)
+
+    def search(
+        self,
+        image: Image.Image | None = None,
+        text: str | None = None,
+        box: tuple[float, float, float, float] | None = None,
+        k: int = 20,
+        where: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The k items most similar to the photo (cropped to `box`, pixel x0, y0, x1, y1), the text, or both,
+        among those passing `where`. Each result: `{"id", "score", "image", "caption", "attributes",
+        **catalogue fields}`, best first.
+
+        Raises SearchError for no query, a bad k, a bad box, or a bad filter.
+        """
+        text = text.strip() if text is not None else None
+        if image is None and not text:
+            raise SearchError("give a photo, a text, or both")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise SearchError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+        where = where.strip() if where is not None else None
+        expr = parse_where(where, self.store.catalogue_fields()) if where else None
+        if image is not None:
+            image = to_rgb(image)
+        if box is not None:
+            if image is None:
+                raise SearchError("a box needs a photo to apply to")
+            if len(box) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+                raise SearchError(f"a box is four finite numbers x0, y0, x1, y1; got {box!r}")
+            try:
+                image = crop_box(image, box)
+            except ValueError as error:
+                raise SearchError(str(error)) from None
+        vids, scores = self.store.search(self._embed(image, text or None), k, expr)
+        records = self.store.items(vids.tolist())
+        return [
+            {"id": records[vid]["id"], "score": float(score), **records[vid]}
+            for vid, score in zip(vids.tolist(), scores.tolist(), strict=True)
+            if vid in records
+        ]
+
+    def describe(self, image: Image.Image) -> dict[str, Any]:
+        """`{"caption", "attributes"}` of a photo as indexing would store them: the auto-tagged attributes and
+        their template caption."""
+        vector = self._embed(to_rgb(image), None)
+        with self._model_lock:
+            attributes = self.tagger.predict(vector[None])[0]
+        return {"caption": template_caption(attributes), "attributes": attributes.to_record()}
+
+    def get(self, item_id: str) -> dict[str, Any] | None:
+        """An item's record (no score), or None for an unknown id."""
+        return self.store.get(item_id)
+
+    def image_path(self, item_id: str) -> Path | None:
+        """The catalogue image file indexed for `item_id`; None for an unknown id, or a file gone or swapped
+        for a link since indexing. Only paths recorded by the indexer are ever returned."""
+        return self.store.image_path(item_id)
+
+    def facets(self) -> dict[str, list[str]]:
+        """Taxonomy values present per field (e.g. {"category": [...], "color": [...]}), in taxonomy order."""
+        return self.store.facets()
+
+    def count(self) -> int:
+        return self.store.count()

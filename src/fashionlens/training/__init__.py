@@ -1,0 +1,1 @@
+"""Training: recipes (config), image-text pair mixing (data) and the accelerate loop (loop)."""

@@ -1,0 +1,111 @@
+"""SearchEngine over a catalogue indexed with the colour stand-in: photo, text, both, box, filters, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from search_helpers import ITEMS, solid
+
+from fashionlens.search.engine import SearchEngine, SearchError
+from fashionlens.search.indexer import index_catalogue
+
+
+@pytest.fixture
+def engine(catalogue: Path, color_model, tmp_path: Path) -> SearchEngine:
+    index_catalogue(catalogue, tmp_path / "db", color_model, "color", progress=False)
+    return SearchEngine.open(tmp_path / "db", model=color_model)
+
+
+def ids(results: list[dict]) -> list[str]:
+    return [r["id"] for r in results]
+
+
+def test_text_and_photo_queries_rank_the_matching_item_first(engine: SearchEngine) -> None:
+    for item_id, _, color, _ in ITEMS:
+        assert ids(engine.search(text=f"a {color} garment", k=3))[0] == item_id
+        by_photo = engine.search(image=solid(color, (200, 120)), k=len(ITEMS))
+        assert ids(by_photo)[0] == item_id and len(by_photo) == len(ITEMS)
+        assert by_photo[0]["score"] == pytest.approx(1.0, abs=1e-4)
+    result = engine.search(text="red", k=1)[0]
+    assert list(result)[:5] == ["id", "score", "image", "caption", "attributes"]
+    assert result["title"] == "Red top" and result["url"] == "https://shop.example/red-top"
+    assert result["image"] == "img/red-top.png" and result["attributes"]["category"] == "top"
+
+
+def test_photo_plus_text_combines_both(engine: SearchEngine) -> None:
+    # A navy photo with the words "black": both navy and black items lead, ahead of any other colour.
+    top2 = ids(engine.search(image=solid("navy"), text="black", k=2))
+    assert set(top2) == {"navy-pants", "black-top"}
+
+
+def test_box_searches_only_that_region(engine: SearchEngine) -> None:
+    scene = Image.new("RGB", (200, 100), (255, 255, 255))
+    scene.paste(solid("green", (100, 100)), (0, 0))
+    scene.paste(solid("pink", (100, 100)), (100, 0))
+    assert ids(engine.search(image=scene, box=(0, 0, 100, 100), k=1)) == ["green-skirt"]
+    assert ids(engine.search(image=scene, box=(100.0, 0.0, 200.0, 100.0), k=1)) == ["pink-dress"]
+
+
+def test_where_filters_on_attributes_and_catalogue_fields(engine: SearchEngine) -> None:
+    tops = {"red-top", "black-top", "yellow-top"}
+    assert set(ids(engine.search(text="red", k=20, where="category = 'top'"))) == tops
+    assert ids(engine.search(text="red", k=20, where="price < 20")) == ["red-top", "yellow-top"]
+    assert ids(engine.search(text="blue", k=2, where="color IN ('blue', 'navy') AND NOT price > 42")) == [
+        "blue-pants"
+    ]
+    small_not_red = engine.search(text="red", k=5, where="sizes = 'S' AND color != 'red'")
+    assert set(ids(small_not_red)) == tops - {"red-top"}
+    assert engine.search(text="red", where="title = 'No such thing'") == []
+    assert len(engine.search(text="red", where="   ")) == len(ITEMS)  # blank filter = no filter
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "give a photo, a text, or both"),
+        ({"text": "  "}, "give a photo, a text, or both"),
+        ({"text": "red", "k": 0}, "k must be a whole number from 1 to 1000"),
+        ({"text": "red", "k": 2.5}, "k must be a whole number"),
+        ({"text": "red", "box": (0, 0, 10, 10)}, "a box needs a photo"),
+        ({"image": solid("red"), "box": (10, 10, 5, 20)}, "empty or inverted box"),
+        ({"image": solid("red"), "box": (500, 500, 600, 600)}, "lies outside the 48x64 image"),
+        ({"image": solid("red"), "box": (0, 0, float("nan"), 5)}, "four finite numbers"),
+        ({"text": "red", "where": "brand = 'x'"}, "unknown field 'brand' (filterable: button, category"),
+        ({"text": "red", "where": "price < 'cheap'"}, "< compares numbers"),
+        ({"text": "red", "where": "category = 'top' AND"}, "at column 21: expected a condition"),
+    ],
+)
+def test_bad_queries_raise_search_error(engine: SearchEngine, kwargs: dict, message: str) -> None:
+    with pytest.raises(SearchError) as caught:
+        engine.search(**kwargs)
+    assert message in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_items_images_facets_and_describe(engine: SearchEngine, catalogue: Path) -> None:
+    assert engine.count() == len(ITEMS)
+    item = engine.get("white-dress")
+    assert item is not None and "score" not in item and item["price"] == 60.0
+    assert item["caption"] == "A white dress."  # template caption of the catalogue's tags
+    assert engine.get("nope") is None
+    assert engine.image_path("white-dress") == (catalogue.parent / "img/white-dress.png").resolve()
+    for bad in ("nope", "../catalogue.jsonl", str(catalogue), "img/white-dress.png"):
+        assert engine.image_path(bad) is None
+    (catalogue.parent / "img/white-dress.png").unlink()
+    assert engine.image_path("white-dress") is None  # file gone since indexing
+    (catalogue.parent / "img/white-dress.png").symlink_to(catalogue)
+    assert engine.image_path("white-dress") is None  # swapped for a link elsewhere
+    assert engine.facets() == {  # present values only, in taxonomy order
+        "category": ["top", "dress", "pants", "skirt"],
+        "color": ["red", "blue", "navy", "pink", "black", "white", "green", "yellow"],
+    }
+    described = engine.describe(solid("mint"))
+    assert described["attributes"]["color"] == ["mint"]
+    assert described["caption"].startswith("A ") and "mint" in described["caption"]
+
+
+def test_open_errors(tmp_path: Path, color_model) -> None:
+    with pytest.raises(FileNotFoundError, match="no index at"):
+        SearchEngine.open(tmp_path / "nothing", model=color_model)
