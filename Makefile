@@ -25,7 +25,9 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check src tests benchmarks
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	# One torch thread per process: tests start servers and subprocesses, and oversubscribed cores were
+	# several times slower than one thread each (docs/results.md).
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/fashionlens demo

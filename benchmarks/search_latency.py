@@ -206,7 +206,7 @@ def measure(size: int, n_queries: int, with_sweep: bool) -> None:
         store = Store.open(directory)  # as the engine opens it: reads vectors.faiss
         kind = f"{store.kind} M={store_module.HNSW_M} efC={store_module.HNSW_EF_CONSTRUCTION}"
         print(f"store: SQLite insert {insert_s:.1f} s, {kind} build {index_s:.1f} s", flush=True)
-        hnsw = faiss.downcast_index(store.index.index)
+        hnsw = faiss.downcast_index(store.index().index)
         for ef in (16, 32, 64, 128):
             params = faiss.SearchParametersHNSW(efSearch=ef)
             latencies, results = timed(lambda q, p=params: hnsw.search(q, K, params=p)[1][0] + 1, queries)

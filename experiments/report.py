@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-ROWS = ("a", "b", "b2", "c", "d", "raw")
+ROWS = ("a", "b", "c", "d", "raw", "ship")
 
 
 def pct(value: float | None) -> str:
@@ -75,7 +75,7 @@ def loss_curves(run_dirs: dict[str, Path], out_png: Path) -> None:
 
 
 def retrieval_grid(results: dict, out_png: Path, thumb: int = 112) -> None:
-    """Figure 4.2 style: for each model, each street query photo followed by its top-5 catalogue products."""
+    """Figure 4.2 style: for each model, each street query photo followed by its top-5 dev product photos."""
     from PIL import Image, ImageDraw
 
     from fashionlens.images import load_image
@@ -102,6 +102,9 @@ def write_report(results: dict, out: Path, docs: Path) -> str:
     loss_curves(
         {"(a)": repo / "runs/mini-descriptions", "(b)": repo / "runs/mini-mixed"}, figures / "loss.png"
     )
+    grid_rows = {k: v for k, v in results.items() if k in ("ship", "d", "raw")}
+    # Made of the shared photos, which never enter the repository: drawn under runs/, not docs/.
+    retrieval_grid(grid_rows, out / "retrieval_grid.png")
     parts = [
         "### Captions vs dev descriptions (×100)\n\n" + caption_table(results),
         "### Text → image on dev product photos (each description finds its photo)\n\n"

@@ -63,7 +63,8 @@ def test_every_registered_config_is_tested() -> None:
     ],
 )
 def test_train_step_touches_exactly_the_trainable_parameters(name: str, mode: str) -> None:
-    model = create_model(name, finetune={"mode": mode})
+    # The base model (no shipped checkpoint): shipped weights fit one fine-tuning mode only.
+    model = create_model(name, finetune={"mode": mode}, checkpoint=None)
     config = model.config
     trainable = trainable_names(model)
     assert trainable == expected_trainable(model, config)
@@ -165,6 +166,20 @@ def test_image_embedding_is_the_documented_mean_pooling() -> None:
     expected = torch.nn.functional.normalize(per_query.mean(dim=1), dim=-1)
     assert per_query.shape[1] == 32
     torch.testing.assert_close(model.embed_image_features(features), expected)
+
+
+def test_visual_embedding_is_the_normalised_token_mean() -> None:
+    model = create_model("tiny-random").eval()
+    images = photos(3)
+    features = model.image_features(images)
+    visual = model.visual_embed_images(images)
+    assert visual.shape == (3, model.visual_dim) == (3, features.shape[-1]) and visual.dtype == torch.float32
+    torch.testing.assert_close(visual.norm(dim=1), torch.ones(3))
+    expected = features.mean(dim=1) / features.mean(dim=1).norm(dim=1, keepdim=True)
+    torch.testing.assert_close(visual, expected)
+    torch.testing.assert_close(model.visual_embed_features(features), visual)
+    assert not torch.allclose(visual[0], visual[1])
+    assert model.visual_embed_images([]).shape == (0, model.visual_dim)
 
 
 def test_images_can_be_paths(tmp_path) -> None:

@@ -1,7 +1,9 @@
 """Helpers of the search tests: solid-colour garments and a stand-in model that sees colour only.
 
-Images embed as their mean colour (central half) softly assigned to the taxonomy palette; texts embed as the
-first taxonomy colour word they contain, through the same map. So "a red top" finds red photos, and
+Image "features" are the mean colour of the central half (one token); the joint embedding assigns it softly
+to the taxonomy palette, and texts embed as the first taxonomy colour word they contain, through the same
+map. The visual embedding is the raw colour (normalised [r, g, b, 255]): a different space, so tests can
+tell which one a query searched. So "a red top" finds red photos, and
 zero-shot colour tagging is right on solid-colour images, which lets tests assert real search behaviour
 without a trained model. A plain module (not conftest) so test files and subprocesses can import it.
 """
@@ -48,16 +50,20 @@ def solid(color: str, size: tuple[int, int] = (48, 64)) -> Image.Image:
 
 
 class ColorModel:
+    """Stands in for `FashionBlip2` in indexing and search (same method names and shapes)."""
+
     embed_dim = len(NAMES) + 1
+    visual_dim = 4
 
     def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay  # seconds per embed_images call: lets a test kill a run mid-way
+        self.delay = delay  # seconds per image_features call: lets a test kill a run mid-way
         self.images_embedded = 0
 
     def eval(self) -> ColorModel:
         return self
 
-    def embed_images(self, images: Sequence[Image.Image | str]) -> torch.Tensor:
+    def image_features(self, images: Sequence[Image.Image | str]) -> torch.Tensor:
+        """Mean colour of the central half as one token: [N, 1, 3]."""
         time.sleep(self.delay)
         self.images_embedded += len(images)
         means = []
@@ -66,7 +72,17 @@ class ColorModel:
             w, h = image.size
             centre = np.asarray(image.crop((w // 4, h // 4, w - w // 4, h - h // 4)), dtype=np.float32)
             means.append(centre.reshape(-1, 3).mean(0))
-        return torch.from_numpy(_embed_rgb(np.stack(means)))
+        return torch.from_numpy(np.stack(means)[:, None])
+
+    def embed_image_features(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(_embed_rgb(features.mean(1).numpy()))
+
+    def visual_embed_features(self, features: torch.Tensor) -> torch.Tensor:
+        rgb = features.mean(1)
+        return torch.nn.functional.normalize(torch.cat([rgb, torch.full_like(rgb[:, :1], 255.0)], 1), dim=1)
+
+    def embed_images(self, images: Sequence[Image.Image | str]) -> torch.Tensor:
+        return self.embed_image_features(self.image_features(images))
 
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
         rgb = []

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from search_helpers import ITEMS, solid
 
 from fashionlens.search.engine import SearchEngine, SearchError
 from fashionlens.search.indexer import index_catalogue
+from fashionlens.search.store import META_FILE, SPACES
 
 
 @pytest.fixture
@@ -38,6 +41,49 @@ def test_photo_plus_text_combines_both(engine: SearchEngine) -> None:
     # A navy photo with the words "black": both navy and black items lead, ahead of any other colour.
     top2 = ids(engine.search(image=solid("navy"), text="black", k=2))
     assert set(top2) == {"navy-pants", "black-top"}
+
+
+def space_scores(engine: SearchEngine, space: str, query: np.ndarray) -> dict[str, float]:
+    """Cosine of `query` with every stored item in `space`, by id."""
+    ids_ = [item_id for item_id, *_ in ITEMS]
+    return {i: float(v @ query) for i, v in engine.store.vectors_by_id(ids_, space).items()}
+
+
+def test_photo_queries_search_the_visual_space_and_text_the_joint_space(engine: SearchEngine) -> None:
+    model = engine.model
+    features = model.image_features([solid("mint")])  # a colour no item has: rankings differ by space
+    visual = space_scores(engine, "visual", model.visual_embed_features(features)[0].numpy())
+    joint = space_scores(engine, "joint", model.embed_image_features(features)[0].numpy())
+    by_visual, by_joint = (sorted(scores, key=scores.__getitem__, reverse=True) for scores in (visual, joint))
+    assert by_visual[:3] != by_joint[:3]  # else this test could not tell the spaces apart
+    results = engine.search(image=solid("mint"), k=len(ITEMS))
+    assert ids(results) == by_visual
+    assert [r["score"] for r in results] == pytest.approx([visual[i] for i in by_visual], abs=1e-5)
+    boxed = engine.search(image=solid("mint", (100, 100)), box=(10, 10, 90, 90), k=3)
+    assert ids(boxed) == by_visual[:3]
+    text = model.embed_texts(["mint"])[0].numpy()
+    by_text = engine.search(text="mint", k=len(ITEMS))
+    assert [r["score"] for r in by_text] == pytest.approx(
+        sorted(space_scores(engine, "joint", text).values(), reverse=True), abs=1e-5
+    )
+
+
+def test_index_without_visual_vectors_searches_photos_in_the_joint_space(
+    catalogue: Path, color_model, tmp_path: Path
+) -> None:
+    db = tmp_path / "db"
+    index_catalogue(catalogue, db, color_model, "color", progress=False)
+    meta = json.loads((db / META_FILE).read_text())
+    del meta["visual_dim"]  # as written before indexes had visual vectors
+    (db / META_FILE).write_text(json.dumps(meta))
+    (db / SPACES["visual"].file).unlink()
+    old = SearchEngine.open(db, model=color_model)
+    query = color_model.embed_images([solid("mint")])[0].numpy()
+    joint = space_scores(old, "joint", query)
+    results = old.search(image=solid("mint"), k=len(ITEMS))
+    assert [r["score"] for r in results] == pytest.approx(sorted(joint.values(), reverse=True), abs=1e-5)
+    with pytest.raises(ValueError, match="re-index the catalogue into a new --db directory"):
+        index_catalogue(catalogue, db, color_model, "color", progress=False)
 
 
 def test_box_searches_only_that_region(engine: SearchEngine) -> None:

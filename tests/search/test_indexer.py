@@ -87,6 +87,14 @@ def test_index_skips_bad_images_and_reruns_incrementally(
     assert engine.count() == 3 and engine.get("skirt") is None
     assert engine.get("tops/red")["attributes"]["color"] == ["yellow"]
     assert [r["id"] for r in engine.search(text="yellow", k=1)] == ["tops/red"]
+    # The photo (visual) index followed the new image and the removal too.
+    by_photo = engine.search(image=solid("yellow"), k=10)
+    assert by_photo[0]["id"] == "tops/red" and by_photo[0]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert "skirt" not in [r["id"] for r in by_photo] and len(by_photo) == 3
+    yellow = color_model.image_features([photo_folder / "tops/red.jpg"])  # the new JPEG, as indexed
+    expected = color_model.visual_embed_features(yellow)[0].numpy()
+    assert engine.store.vectors_by_id(["tops/red"], "visual")["tops/red"] == pytest.approx(expected, abs=1e-6)
+    assert_spaces_in_sync(engine.store)
 
 
 def test_edited_catalogue_line_refreshes_without_embedding(
@@ -147,7 +155,7 @@ def test_killed_run_leaves_a_consistent_store_and_rerun_completes(tmp_path: Path
     engine = SearchEngine.open(db, model=color_model)  # no vectors.faiss yet: rebuilt from SQLite
     partial = engine.count()
     assert 4 <= partial < len(colors) and partial % 2 == 0  # whole batches only
-    assert engine.store.index.ntotal == partial
+    assert engine.store.index("joint").ntotal == engine.store.index("visual").ntotal == partial
     first = engine.search(text="red", k=1)[0]
     assert first["id"] == "00-red" and first["attributes"]["color"] == ["red"]
 
@@ -157,6 +165,16 @@ def test_killed_run_leaves_a_consistent_store_and_rerun_completes(tmp_path: Path
     store = Store.open(db)
     assert store.count() == len(colors) and len(set(store.hashes())) == len(colors)
     assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert_spaces_in_sync(store)
+
+
+def assert_spaces_in_sync(store: Store) -> None:
+    """Both FAISS indexes hold exactly the stored items, each item under the same vid in both."""
+    import faiss
+
+    assert set(store.dims) == {"joint", "visual"}
+    for space in store.dims:
+        assert sorted(faiss.vector_to_array(store.index(space).id_map).tolist()) == store.vids().tolist()
 
 
 def test_tiny_random_end_to_end_on_the_synthetic_catalogue(tmp_path: Path) -> None:

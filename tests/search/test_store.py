@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -174,14 +175,43 @@ def test_reopen_reconciles_a_stale_or_missing_vector_file(
     store.remove(["item-0"])
     store.close()
     reader = Store.open(tmp_path / "db")
-    assert reader.index.ntotal == 299
+    assert reader.index().ntotal == 299
     assert reader.search(vectors[250], 1)[0].tolist() == [251]
     assert 1 not in reader.search(vectors[0], 5)[0].tolist()
     (tmp_path / "db" / "vectors.faiss").unlink()
     monkeypatch.setattr(store_module, "HNSW_MIN_ITEMS", 250)  # and the kind switches on rebuild
     rebuilt = Store.open(tmp_path / "db")
-    assert rebuilt.kind == "hnsw" and rebuilt.index.ntotal == 299
+    assert rebuilt.kind == "hnsw" and rebuilt.index().ntotal == 299
     assert rebuilt.search(vectors[250], 1)[0].tolist() == [251]
+
+
+def test_visual_space_is_reconciled_and_filtered_like_the_joint_one(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    joint, visual = unit(rng, 120), unit(rng, 120)[:, : DIM // 2] * np.sqrt(2)  # visual: another width
+    visual /= np.linalg.norm(visual, axis=1, keepdims=True)
+    store = Store.create(tmp_path / "db", "test-model", DIM, visual_dim=DIM // 2)
+    store.upsert([dataclasses.replace(item(i, joint[i]), visual=visual[i]) for i in range(100)])
+    store.save_index()
+    # A run that died before saving: new items, a removal, and the visual file lost.
+    store.upsert([dataclasses.replace(item(i, joint[i]), visual=visual[i]) for i in range(100, 120)])
+    store.remove(["item-1", "item-4"])
+    store.close()
+    (tmp_path / "db" / "visual.faiss").unlink()
+    reader = Store.open(tmp_path / "db")
+    assert reader.dims == {"joint": DIM, "visual": DIM // 2} and reader.meta["visual_dim"] == DIM // 2
+    assert reader.index("joint").ntotal == reader.index("visual").ntotal == 118
+    where = "category = 'top'"
+    allowed = [i for i in range(120) if i % 4 == 0 and i not in (1, 4)]
+    for space, vectors in (("joint", joint), ("visual", visual)):
+        query = vectors[110]
+        assert (
+            reader.search(query, 10, space=space)[0].tolist()
+            == [v for v in brute_force(vectors, query, 12) if v not in (2, 5)][:10]
+        )
+        filtered = reader.search(query, 10, parse_where(where), space)[0].tolist()
+        assert filtered == brute_force(vectors, query, 10, allowed)
+    with pytest.raises(ValueError, match="visual dim 8"):
+        Store.create(tmp_path / "db", "test-model", DIM, visual_dim=4)
 
 
 def test_one_writer_at_a_time_and_model_mismatch(tmp_path: Path) -> None:

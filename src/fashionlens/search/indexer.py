@@ -6,10 +6,11 @@ Catalogue formats:
   `title`, `url`, `price`, and extra fields, all kept and filterable. Lines that carry taxonomy tags (flat
   like labels.jsonl, or under `attributes`) keep them, and a `caption` is kept as the caption.
 
-Per item the store gets the embedding, the attributes (the catalogue's own tags, else predicted by
-`ZeroShotTagger`), the caption (the catalogue's, else the template caption of the attributes: the
-thesis's "generated" caption, which costs nothing where the model's own captioning takes seconds per photo
-on a CPU), and the catalogue fields.
+Per item the store gets two embeddings from one pass of the frozen image encoder (the joint image-text one
+and the visual one of `FashionBlip2.visual_embed_features`, for photo-only search), the attributes (the
+catalogue's own tags, else predicted by `ZeroShotTagger`), the caption (the catalogue's, else the template
+caption of the attributes: the thesis's "generated" caption, which costs nothing where the model's own
+captioning takes seconds per photo on a CPU), and the catalogue fields.
 
 Incremental: an item whose image bytes (content hash) and catalogue line are unchanged is skipped; one with
 an edited line but the same image is refreshed from its stored embedding without re-embedding; only new or
@@ -173,7 +174,12 @@ class Indexer:
         self.batch_size = batch_size
 
     def _stored(
-        self, item: CatalogueItem, content: str, vector: np.ndarray, predicted: GarmentAttributes
+        self,
+        item: CatalogueItem,
+        content: str,
+        vector: np.ndarray,
+        visual: np.ndarray,
+        predicted: GarmentAttributes,
     ) -> StoredItem:
         attributes = item.attributes or predicted
         return StoredItem(
@@ -186,6 +192,7 @@ class Indexer:
             attributes=attributes.to_record(),
             fields=item.fields,
             vector=vector,
+            visual=visual,
         )
 
     def run(
@@ -233,22 +240,25 @@ class Indexer:
                     _fail(report, item.id, error.reason)
         stored: list[StoredItem] = []
         if to_embed:
-            vectors = np.asarray(
-                self.model.embed_images([image for _, _, image in to_embed]), dtype=np.float32
-            )
+            features = self.model.image_features([image for _, _, image in to_embed])
+            vectors = np.asarray(self.model.embed_image_features(features), dtype=np.float32)
+            visuals = np.asarray(self.model.visual_embed_features(features), dtype=np.float32)
             tags = self.tagger.predict(vectors)
-            for (item, content, _), vector, predicted in zip(to_embed, vectors, tags, strict=True):
-                stored.append(self._stored(item, content, vector, predicted))
+            for (item, content, _), vector, visual, predicted in zip(
+                to_embed, vectors, visuals, tags, strict=True
+            ):
+                stored.append(self._stored(item, content, vector, visual, predicted))
                 if item.id in known:
                     report.reembedded += 1
                 else:
                     report.added += 1
         if to_refresh:
-            by_id = self.store.vectors_by_id([item.id for item, _ in to_refresh])
-            vectors = np.stack([by_id[item.id] for item, _ in to_refresh])
+            ids = [item.id for item, _ in to_refresh]
+            by_id, visual_by_id = (self.store.vectors_by_id(ids, space) for space in ("joint", "visual"))
+            vectors = np.stack([by_id[item_id] for item_id in ids])
             tags = self.tagger.predict(vectors)
             for (item, content), vector, predicted in zip(to_refresh, vectors, tags, strict=True):
-                stored.append(self._stored(item, content, vector, predicted))
+                stored.append(self._stored(item, content, vector, visual_by_id[item.id], predicted))
             report.refreshed += len(to_refresh)
         self.store.upsert(stored)
         for item in stored:
@@ -268,7 +278,7 @@ def index_catalogue(
     """Index `catalogue` (folder or JSONL; None to only remove) into `db_dir` with `model`, recorded in the
     index as `model_name` so search can rebuild it."""
     items, failed = read_catalogue(catalogue) if catalogue is not None else ([], [])
-    store = Store.create(db_dir, model_name, int(model.embed_dim))
+    store = Store.create(db_dir, model_name, int(model.embed_dim), int(model.visual_dim))
     try:
         report = Indexer(store, model, batch_size).run(items, remove, progress)
     finally:

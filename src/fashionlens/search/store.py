@@ -1,15 +1,22 @@
 """Embedded storage of a search index: a directory, no server to run.
 
     DB_DIR/items.sqlite   the source of truth: one row per item (catalogue fields, caption, attributes, image
-                          content hash, embedding) and one row per filterable value (`item_values`)
-    DB_DIR/vectors.faiss  a FAISS index over the embeddings, keyed by the items' integer `vid`; derived data
-    DB_DIR/meta.json      model name, embedding dimension, format version
+                          content hash, embeddings) and one row per filterable value (`item_values`)
+    DB_DIR/vectors.faiss  a FAISS index over the joint image-text embeddings, keyed by the items' integer
+                          `vid`; derived data
+    DB_DIR/visual.faiss   the same over the visual (image-only) embeddings, same vids
+    DB_DIR/meta.json      model name, embedding dimensions (`dim`, `visual_dim`), format version
     DB_DIR/autotag.npz    the auto-tagger's phrase embeddings for this model (see `autotag`)
 
+Each vector space (`SPACES`) is one SQLite column and one FAISS file. An index built before the visual space
+existed has no `visual_dim` in meta.json: it opens and searches in the joint space alone, and refuses to be
+written by a model with a visual space (re-index into a new directory). A store created without `visual_dim`
+(plain vectors, e.g. the benchmarks) holds the joint space only.
+
 Every write is one SQLite transaction, so an interrupted indexing run keeps exactly the batches it finished.
-The FAISS file is only ever replaced whole (temp file + `os.replace`) and is reconciled with SQLite whenever a
-store opens: vids it lacks are added from the stored embeddings, vids SQLite no longer has are dropped. A kill
-at any moment therefore leaves a store that opens and searches correctly.
+FAISS files are only ever replaced whole (temp file + `os.replace`) and are reconciled with SQLite whenever a
+store opens: vids one lacks are added from the stored embeddings, vids SQLite no longer has are dropped. A
+kill at any moment therefore leaves a store that opens and searches correctly.
 
 Index kind: exact inner product (`IndexFlatIP`) below `HNSW_MIN_ITEMS` items, HNSW from there on; both in
 an `IndexIDMap2`, so FAISS ids are our vids. Exact filtered search scans the flat vector storage (HNSW keeps
@@ -39,7 +46,6 @@ from fashionlens.search.where import TAXONOMY_FIELDS, Condition, Expr, evaluate
 
 FORMAT_VERSION = 1
 ITEMS_FILE = "items.sqlite"
-VECTORS_FILE = "vectors.faiss"
 META_FILE = "meta.json"
 LOCK_FILE = "write.lock"
 PHRASES_FILE = "autotag.npz"
@@ -58,6 +64,23 @@ EXACT_FILTER_MAX = 20_000
 OVERFETCH = 3.0
 _CHUNK = 65_536
 
+
+@dataclass(frozen=True)
+class Space:
+    """Where one vector space of an index lives."""
+
+    column: str  # SQLite column of `items` (and field of `StoredItem`), float32 L2-normalised vectors
+    file: str  # FAISS index file
+    meta_key: str  # its dimension in meta.json
+
+
+#: "joint": the image-text retrieval space (texts, photo + text); "visual": pooled frozen-encoder features,
+#: for photo-only queries (see `fashionlens.search.engine`).
+SPACES = {
+    "joint": Space("vector", "vectors.faiss", "dim"),
+    "visual": Space("visual", "visual.faiss", "visual_dim"),
+}
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
     vid INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so a re-embedded item always gets a new vid
@@ -69,7 +92,8 @@ CREATE TABLE IF NOT EXISTS items (
     caption TEXT NOT NULL,
     attributes TEXT NOT NULL,   -- JSON, taxonomy fields
     fields TEXT NOT NULL,       -- JSON, catalogue fields (title, url, price, ...)
-    vector BLOB NOT NULL        -- float32, L2-normalised
+    vector BLOB NOT NULL,       -- float32, L2-normalised, joint space
+    visual BLOB                 -- float32, L2-normalised, visual space (NULL in a joint-only store)
 );
 CREATE TABLE IF NOT EXISTS item_values (
     vid INTEGER NOT NULL,
@@ -96,7 +120,8 @@ class StoredItem:
     caption: str
     attributes: dict[str, Any]
     fields: dict[str, Any]
-    vector: np.ndarray
+    vector: np.ndarray  # joint space
+    visual: np.ndarray | None = None  # visual space; required when the store has one
 
 
 def replace_atomically(path: Path, write: Callable[[Path], Any]) -> None:
@@ -146,6 +171,26 @@ def index_kind(index: Any) -> str:
     return "hnsw" if isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW) else "flat"
 
 
+@dataclass
+class _VectorIndex:
+    """One space's FAISS index, and what exact filtered search needs: its flat vector storage (inside HNSW
+    too) and the vids of its rows."""
+
+    index: Any
+    flat: Any
+    row_vids: np.ndarray
+    vid_order: np.ndarray  # argsort of row_vids
+
+    @classmethod
+    def of(cls, index: Any) -> _VectorIndex:
+        import faiss
+
+        inner = faiss.downcast_index(index.index)
+        flat = faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else inner
+        row_vids = faiss.vector_to_array(index.id_map)
+        return cls(index, flat, row_vids, np.argsort(row_vids))
+
+
 class Store:
     """One index directory. Open with `Store.create` (indexer) or `Store.open` (read-only, for search).
 
@@ -158,6 +203,10 @@ class Store:
         self.meta = meta
         self.writable = writable
         self.dim = int(meta["dim"])
+        #: Vector spaces this index holds, in `SPACES` order, and their dimensions.
+        self.dims = {
+            name: int(meta[space.meta_key]) for name, space in SPACES.items() if space.meta_key in meta
+        }
         self._local = threading.local()
         self._lock_file = None
         if writable:
@@ -175,24 +224,33 @@ class Store:
     # -- opening ---------------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, db_dir: str | Path, model: str, dim: int) -> Store:
-        """Open `db_dir` for writing, creating it for `model` (name or path) and `dim` when new.
+    def create(cls, db_dir: str | Path, model: str, dim: int, visual_dim: int | None = None) -> Store:
+        """Open `db_dir` for writing, creating it for `model` (name or path), joint dimension `dim` and
+        visual dimension `visual_dim` (None: joint space only) when new.
 
-        Raises ValueError when the directory holds an index built with another model or dimension: its
-        vectors would not be comparable with the new ones.
+        Raises ValueError when the directory holds an index built with another model or dimensions (its
+        vectors would not be comparable with the new ones), or one built without the visual space.
         """
         db_dir = Path(db_dir)
         meta_path = db_dir / META_FILE
         if meta_path.is_file():
             meta = read_meta(db_dir)
-            if (meta["model"], meta["dim"]) != (model, dim):
+            if visual_dim is not None and "visual_dim" not in meta:
                 raise ValueError(
-                    f"{db_dir} was built with model {meta['model']!r} (dim {meta['dim']}), not {model!r} "
-                    f"(dim {dim}); index with --model {meta['model']} or use a new --db directory"
+                    f"{db_dir} was built before indexes had visual vectors (photo search); re-index the "
+                    "catalogue into a new --db directory"
+                )
+            if (meta["model"], meta["dim"], meta.get("visual_dim")) != (model, dim, visual_dim):
+                raise ValueError(
+                    f"{db_dir} was built with model {meta['model']!r} (dim {meta['dim']}, visual dim "
+                    f"{meta.get('visual_dim')}), not {model!r} (dim {dim}, visual dim {visual_dim}); index "
+                    f"with --model {meta['model']} or use a new --db directory"
                 )
         else:
             db_dir.mkdir(parents=True, exist_ok=True)
             meta = {"format": FORMAT_VERSION, "fashionlens": __version__, "model": model, "dim": dim}
+            if visual_dim is not None:
+                meta["visual_dim"] = visual_dim
             replace_atomically(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n"))
         return cls(db_dir, meta, writable=True)
 
@@ -223,17 +281,24 @@ class Store:
             self._lock_file.close()
             self._lock_file = None
 
-    # -- the FAISS index -------------------------------------------------------------------------------
+    # -- the FAISS indexes ------------------------------------------------------------------------------
 
     def _load_index(self) -> None:
-        """Read vectors.faiss and reconcile it with SQLite (see module docstring); build it when absent."""
+        """Read each space's FAISS file and reconcile it with SQLite (see module docstring); build it when
+        absent."""
+        vids = self.vids()
+        self._indexes = {name: self._reconciled(name, vids) for name in self.dims}
+        self._vids = vids
+        self._passing.cache_clear()
+        self._facets = None
+
+    def _reconciled(self, space: str, vids: np.ndarray) -> _VectorIndex:
         import faiss
 
-        path = self.db_dir / VECTORS_FILE
-        vids = self.vids()
+        path = self.db_dir / SPACES[space].file
         index = faiss.read_index(str(path)) if path.is_file() else None
         wanted = index_kind_for(len(vids))
-        if index is not None and index.d == self.dim and index_kind(index) == wanted:
+        if index is not None and index.d == self.dims[space] and index_kind(index) == wanted:
             indexed = faiss.vector_to_array(index.id_map)
             stale = np.setdiff1d(indexed, vids)
             if stale.size and wanted == "hnsw":  # HNSW cannot delete: rebuild
@@ -244,31 +309,30 @@ class Store:
         else:
             index = None
         if index is None:
-            index, missing = build_index(self.dim, wanted), vids
+            index, missing = build_index(self.dims[space], wanted), vids
         for chunk in range(0, len(missing), _CHUNK):
             ids = missing[chunk : chunk + _CHUNK]
-            index.add_with_ids(self._vectors(ids), ids)
-        self.index = index
-        self._vids = vids
-        # Exact filtered search scans the flat vector storage (inside HNSW too) by row; rows map to vids.
-        inner = faiss.downcast_index(index.index)
-        self._flat = faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else inner
-        self._row_vids = faiss.vector_to_array(index.id_map)
-        self._vid_order = np.argsort(self._row_vids)
-        self._passing.cache_clear()
-        self._facets = None
+            index.add_with_ids(self._vectors(ids, space), ids)
+        return _VectorIndex.of(index)
 
     def save_index(self) -> None:
-        """Bring the FAISS index up to date with SQLite and replace vectors.faiss atomically."""
+        """Bring the FAISS indexes up to date with SQLite and replace their files atomically."""
         import faiss
 
         self._load_index()
-        replace_atomically(self.db_dir / VECTORS_FILE, lambda tmp: faiss.write_index(self.index, str(tmp)))
+        for name, vectors in self._indexes.items():
+            replace_atomically(
+                self.db_dir / SPACES[name].file, lambda tmp, i=vectors.index: faiss.write_index(i, str(tmp))
+            )
+
+    def index(self, space: str = "joint") -> Any:
+        """The FAISS index of `space` (ids = vids)."""
+        return self._indexes[space].index
 
     @property
     def kind(self) -> str:
-        """Kind of the vector index: "flat" (exact) or "hnsw"."""
-        return index_kind(self.index)
+        """Kind of the vector indexes (all spaces share it): "flat" (exact) or "hnsw"."""
+        return index_kind(self.index())
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -299,11 +363,12 @@ class Store:
                 else:
                     if row is not None:
                         self._delete(row[0])
-                    vector = np.ascontiguousarray(item.vector, dtype="<f4").tobytes()
+                    spaces = [SPACES[name].column for name in self.dims]
+                    vectors = [_blob(getattr(item, column)) for column in spaces]
                     vid = conn.execute(
                         "INSERT INTO items (id, image, path, content_hash, record_hash, caption, attributes, "
-                        "fields, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (item.id, *columns, vector),
+                        f"fields, {', '.join(spaces)}) VALUES ({', '.join('?' * (8 + len(spaces)))})",
+                        (item.id, *columns, *vectors),
                     ).lastrowid
                 conn.executemany(
                     "INSERT INTO item_values VALUES (?, ?, ?, ?)", ((vid, *v) for v in _values(item))
@@ -341,23 +406,24 @@ class Store:
         rows = self._conn.execute("SELECT id, content_hash, record_hash FROM items")
         return {item_id: (content, record) for item_id, content, record in rows}
 
-    def vectors_by_id(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored embeddings of the given items (those that exist)."""
+    def vectors_by_id(self, ids: Sequence[str], space: str = "joint") -> dict[str, np.ndarray]:
+        """Stored embeddings in `space` of the given items (those that exist)."""
         out = {}
+        column = SPACES[space].column  # a constant, not user input
         for item_id in ids:
-            row = self._conn.execute("SELECT vector FROM items WHERE id = ?", (item_id,)).fetchone()
+            row = self._conn.execute(f"SELECT {column} FROM items WHERE id = ?", (item_id,)).fetchone()
             if row is not None:
                 out[item_id] = np.frombuffer(row[0], dtype="<f4")
         return out
 
-    def _vectors(self, vids: np.ndarray) -> np.ndarray:
-        """Stored embeddings [len(vids), D] in the order of `vids` (all must exist)."""
+    def _vectors(self, vids: np.ndarray, space: str) -> np.ndarray:
+        """Stored embeddings [len(vids), D] in `space`, in the order of `vids` (all must exist)."""
         rows = self._conn.execute(
-            "SELECT vid, vector FROM items WHERE vid IN (SELECT value FROM json_each(?))",
+            f"SELECT vid, {SPACES[space].column} FROM items WHERE vid IN (SELECT value FROM json_each(?))",
             (json.dumps(vids.tolist()),),
         )
         found = dict(rows)
-        out = np.empty((len(vids), self.dim), dtype=np.float32)
+        out = np.empty((len(vids), self.dims[space]), dtype=np.float32)
         for row, vid in enumerate(vids.tolist()):
             out[row] = np.frombuffer(found[vid], dtype="<f4")
         return out
@@ -411,51 +477,58 @@ class Store:
 
     # -- search ----------------------------------------------------------------------------------------
 
-    def search(self, query: np.ndarray, k: int, where: Expr | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(vids, scores) of the k best items by inner product with `query` [D], best first.
+    def search(
+        self, query: np.ndarray, k: int, where: Expr | None = None, space: str = "joint"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(vids, scores) of the k best items by inner product with `query` [D] in `space`, best first.
 
         With `where`: when few items pass (or the index is flat) they are all scored exactly; otherwise the
         ANN index is asked for OVERFETCH times the expected number of candidates needed to find k passing
         ones, falling back to exact scoring when that leaves fewer than k (a filter far from the query).
         """
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        passing = self._passing(where) if where is not None else None
+        vectors = self._indexes[space]
+        passing = self._passing(where, space) if where is not None else None
         with _one_omp_thread():
             if passing is None:
-                return self._ann(query, k)
+                return self._ann(vectors, query, k)
             if self.kind == "flat" or len(passing.vids) <= EXACT_FILTER_MAX:
-                return self._exact(query, passing, k)
-            fetch = min(self.index.ntotal, math.ceil(OVERFETCH * k * self.index.ntotal / len(passing.vids)))
-            vids, scores = self._ann(query, fetch)
+                return self._exact(vectors, query, passing, k)
+            total = vectors.index.ntotal
+            fetch = min(total, math.ceil(OVERFETCH * k * total / len(passing.vids)))
+            vids, scores = self._ann(vectors, query, fetch)
             keep = np.isin(vids, passing.vids, assume_unique=True)
             if keep.sum() >= k:
                 return vids[keep][:k], scores[keep][:k]
-            return self._exact(query, passing, k)
+            return self._exact(vectors, query, passing, k)
 
-    def _ann(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _ann(self, vectors: _VectorIndex, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
-        k = min(k, self.index.ntotal)
+        k = min(k, vectors.index.ntotal)
         if k == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k)) if self.kind == "hnsw" else None
-        scores, vids = self.index.search(query, k, params=params)
+        scores, vids = vectors.index.search(query, k, params=params)
         found = vids[0] >= 0
         return vids[0][found], scores[0][found]
 
-    def _exact(self, query: np.ndarray, passing: _Passing, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _exact(
+        self, vectors: _VectorIndex, query: np.ndarray, passing: _Passing, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k among the passing items: a scan of the stored vectors that skips the others."""
         import faiss
 
         k = min(k, len(passing.vids))
         if k == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores, rows = self._flat.search(query, k, params=faiss.SearchParameters(sel=passing.selector))
+        scores, rows = vectors.flat.search(query, k, params=faiss.SearchParameters(sel=passing.selector))
         found = rows[0] >= 0
-        return self._row_vids[rows[0][found]], scores[0][found]
+        return vectors.row_vids[rows[0][found]], scores[0][found]
 
-    def _evaluate(self, where: Expr) -> _Passing:
-        """The items passing `where` (cached per expression: the store is a snapshot between reloads)."""
+    def _evaluate(self, where: Expr, space: str) -> _Passing:
+        """The items passing `where`, with a selector over `space`'s rows (whose order is its own). Cached per
+        expression and space: the store is a snapshot between reloads."""
         import faiss
 
         def matching(condition: Condition) -> np.ndarray:
@@ -464,8 +537,9 @@ class Store:
             return np.unique(np.fromiter((r[0] for r in rows), dtype=np.int64))
 
         vids = np.intersect1d(evaluate(where, matching, self._vids), self._vids, assume_unique=True)
-        member = np.zeros(len(self._row_vids), dtype=bool)
-        member[self._vid_order[np.searchsorted(self._row_vids, vids, sorter=self._vid_order)]] = True
+        vectors = self._indexes[space]
+        member = np.zeros(len(vectors.row_vids), dtype=bool)
+        member[vectors.vid_order[np.searchsorted(vectors.row_vids, vids, sorter=vectors.vid_order)]] = True
         bitmap = np.packbits(member, bitorder="little")
         return _Passing(vids, bitmap, faiss.IDSelectorBitmap(len(member), faiss.swig_ptr(bitmap)))
 
@@ -495,6 +569,10 @@ class _Passing:
     selector: Any
 
 
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
 def _record(row: Sequence[Any]) -> dict[str, Any]:
     item_id, image, caption, attributes, fields = row
     return {
@@ -507,7 +585,8 @@ def _record(row: Sequence[Any]) -> dict[str, Any]:
 
 
 def read_meta(db_dir: str | Path) -> dict[str, Any]:
-    """The index's meta.json (model, dim, format). Raises FileNotFoundError when `db_dir` holds no index."""
+    """The index's meta.json (model, dim, visual_dim, format). Raises FileNotFoundError when `db_dir` holds
+    no index."""
     db_dir = Path(db_dir)
     path = db_dir / META_FILE
     if not path.is_file():
