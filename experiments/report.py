@@ -8,6 +8,18 @@ from collections import defaultdict
 from pathlib import Path
 
 ROWS = ("a", "b", "c", "d", "raw", "ship")
+TOPK = [("top-1", "top1"), ("top-10", "top10"), ("top-20", "top20")]
+#: Retrieval tables: (title, task key in results.json, [(column header, metric key)]).
+RETRIEVAL = [
+    (
+        "Text → image on dev product photos (each description finds its photo)",
+        "text_to_image",
+        [("R@1", "top1"), ("R@10", "top10"), ("mAP", "map")],
+    ),
+    ("Street garment → catalogue product (same subcategory and main colour)", "street_to_shop", TOPK),
+    ("Consumer-to-shop proxy (augmented dev photo → its original among dev photos)", "consumer_proxy", TOPK),
+    ("Synthetic consumer-to-shop (consumer render → its item's shop render)", "synthetic_c2s", TOPK),
+]
 
 
 def pct(value: float | None) -> str:
@@ -105,44 +117,10 @@ def write_report(results: dict, out: Path, docs: Path) -> str:
     grid_rows = {k: v for k, v in results.items() if k in ("ship", "d", "raw")}
     # Made of the shared photos, which never enter the repository: drawn under runs/, not docs/.
     retrieval_grid(grid_rows, out / "retrieval_grid.png")
-    parts = [
-        "### Captions vs dev descriptions (×100)\n\n" + caption_table(results),
-        "### Text → image on dev product photos (each description finds its photo)\n\n"
-        + table(
-            results,
-            [
-                ("R@1", "text_to_image", "top1"),
-                ("R@10", "text_to_image", "top10"),
-                ("mAP", "text_to_image", "map"),
-            ],
-        ),
-        "### Street garment → catalogue product (same subcategory and main colour)\n\n"
-        + table(
-            results,
-            [
-                ("top-1", "street_to_shop", "top1"),
-                ("top-10", "street_to_shop", "top10"),
-                ("top-20", "street_to_shop", "top20"),
-            ],
-        ),
-        "### Consumer-to-shop proxy (augmented dev photo → its original among dev photos)\n\n"
-        + table(
-            results,
-            [
-                ("top-1", "consumer_proxy", "top1"),
-                ("top-10", "consumer_proxy", "top10"),
-                ("top-20", "consumer_proxy", "top20"),
-            ],
-        ),
-        "### Synthetic consumer-to-shop (consumer render → its item's shop render)\n\n"
-        + table(
-            results,
-            [
-                ("top-1", "synthetic_c2s", "top1"),
-                ("top-10", "synthetic_c2s", "top10"),
-                ("top-20", "synthetic_c2s", "top20"),
-            ],
-        ),
+    parts = ["### Captions vs dev descriptions (×100)\n\n" + caption_table(results)]
+    parts += [
+        f"### {title}\n\n" + table(results, [(h, task, m) for h, m in columns])
+        for title, task, columns in RETRIEVAL
     ]
     text = "\n\n".join(parts) + "\n"
     (out / "tables.md").write_text(text)

@@ -229,7 +229,7 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
         ),
         ('{"id": "x", "image": "a.jpg", "role": "buyer"}', "role must be one of shop, consumer"),
         ("[1, 2]", "expected a JSON object"),
-        ("{oops", "invalid JSON"),
+        ("{oops", "malformed JSON"),
     ],
 )
 def test_manifest_errors_name_the_line(tmp_path: Path, line: str, message: str) -> None:

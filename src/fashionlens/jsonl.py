@@ -13,19 +13,26 @@ class JsonlError(ValueError):
     """A line that is not a JSON object; the message names `file:line` so it can be fixed by hand."""
 
 
-def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the objects of a JSONL file in order, skipping blank lines."""
+def iter_jsonl(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ("file:line", object) per non-blank line, so callers can name the line in their own errors."""
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
+            where = f"{path}:{number}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise JsonlError(f"{path}:{number}: malformed JSON ({e.msg} at column {e.colno})") from None
+                raise JsonlError(f"{where}: malformed JSON ({e.msg} at column {e.colno})") from None
             if not isinstance(record, dict):
-                raise JsonlError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            yield record
+                raise JsonlError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            yield where, record
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the objects of a JSONL file in order, skipping blank lines."""
+    for _, record in iter_jsonl(path):
+        yield record
 
 
 class JsonlWriter:

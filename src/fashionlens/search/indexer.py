@@ -33,9 +33,9 @@ import numpy as np
 from tqdm import tqdm
 
 from fashionlens.captions import NoGarmentError, template_caption
-from fashionlens.data.readers.common import iter_jsonl
 from fashionlens.data.readers.folder import image_files
 from fashionlens.images import ImageLoadError, content_hash, load_image
+from fashionlens.jsonl import iter_jsonl
 from fashionlens.search.autotag import ZeroShotTagger
 from fashionlens.search.store import PHRASES_FILE, Store, StoredItem
 from fashionlens.taxonomy import ATTRIBUTE_FIELDS, GarmentAttributes, InvalidAttributeError

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from fashionlens.data.readers.common import iter_jsonl, require_file
+from fashionlens.data.readers.common import require_file
 from fashionlens.data.sample import Role, Sample
+from fashionlens.jsonl import iter_jsonl
 from fashionlens.taxonomy import OTHER, GarmentAttributes, InvalidAttributeError
 
 ROLE_BY_SOURCE: dict[str, Role] = {"clothing-dataset": "shop", "ccp": "consumer"}

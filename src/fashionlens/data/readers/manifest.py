@@ -18,8 +18,9 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from fashionlens.data.readers.common import iter_jsonl, require_file
+from fashionlens.data.readers.common import require_file
 from fashionlens.data.sample import Sample
+from fashionlens.jsonl import iter_jsonl
 from fashionlens.taxonomy import GarmentAttributes, InvalidAttributeError
 
 DEFAULT_NAME = "manifest.jsonl"
