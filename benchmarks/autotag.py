@@ -1,11 +1,14 @@
 """Auto-tagging accuracy on the dev product photos of ../shared/data/clothing: zero-shot phrases (what the
-indexer uses, `fashionlens.search.autotag`) against linear heads trained on the train photos' embeddings.
+indexer's fallback, `fashionlens.search.autotag`) against linear heads (`fashionlens.search.heads`, what the
+indexer uses where the model ships them) fitted on the train photos' embeddings.
 
     python benchmarks/autotag.py [--model fashionlens-mini] [--train-limit N] [--cache .cache/features]
+    python benchmarks/autotag.py --cache .cache/features \
+        --fit-out src/fashionlens/model/weights/fashionlens-mini/attribute_heads.safetensors   # refit
 
 Both read the same L2-normalised image embeddings. Heads: one softmax layer per field on the embedding
-(subcategory, which gives the category as in the taxonomy; dominant colour), fitted full-batch with Adam
-and weight decay. Metrics per dev garment: category, subcategory, colour = the dominant (first) labelled
+(category; subcategory within it; dominant colour; the other single-valued fields), fitted full-batch with
+Adam and weight decay. Metrics per dev garment: category, subcategory, colour = the dominant (first) labelled
 colour, colour in any labelled colour; plus the majority-class baseline. Street photos are left out: a
 photo holds several garments and the labels have no boxes. Rerun after training a model (`--model DIR`).
 """
@@ -19,14 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from fashionlens.data.readers import read_dataset
 from fashionlens.data.sample import Sample
 from fashionlens.model import FeatureCache, create_model
 from fashionlens.search.autotag import ZeroShotTagger
-from fashionlens.taxonomy import GarmentAttributes, allowed_values, category_of
+from fashionlens.search.heads import AttributeHeads
+from fashionlens.taxonomy import GarmentAttributes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
 
@@ -44,25 +47,6 @@ def embed(model, samples: Sequence[Sample], cache: FeatureCache | None, batch: i
         paths = [str(s.image) for s in samples[start : start + batch]]
         chunks.append(model.embed_images(paths, cache=cache).numpy())
     return np.concatenate(chunks)
-
-
-def fit_head(x: np.ndarray, labels: list[str], classes: tuple[str, ...], steps: int = 300) -> torch.nn.Linear:
-    """A softmax layer x -> classes, full batch; classes absent from the labels keep their random logits."""
-    torch.manual_seed(0)
-    head = torch.nn.Linear(x.shape[1], len(classes))
-    inputs = torch.from_numpy(x)
-    targets = torch.tensor([classes.index(label) for label in labels])
-    optimiser = torch.optim.Adam(head.parameters(), lr=0.01, weight_decay=1e-4)
-    for _ in range(steps):
-        optimiser.zero_grad()
-        torch.nn.functional.cross_entropy(head(inputs * 10), targets).backward()
-        optimiser.step()
-    return head
-
-
-def predict_head(head: torch.nn.Linear, x: np.ndarray, classes: tuple[str, ...]) -> list[str]:
-    with torch.no_grad():
-        return [classes[i] for i in head(torch.from_numpy(x) * 10).argmax(1).tolist()]
 
 
 def scores(predicted: list[tuple[str, str, str]], truth: list[GarmentAttributes]) -> list[float]:
@@ -85,6 +69,7 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=None, help="train photos for the heads (all)")
     parser.add_argument("--dev-limit", type=int, default=None, help="dev photos to score (all)")
     parser.add_argument("--cache", type=Path, default=None, help="frozen-encoder feature cache folder")
+    parser.add_argument("--fit-out", type=Path, default=None, help="save the fitted heads here (safetensors)")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -99,11 +84,11 @@ def main() -> None:
     tagged = ZeroShotTagger(model).predict(dev_x)
     zero_shot = [(t.category, t.subcategory, t.color[0]) for t in tagged]
 
-    subcategories, colors = allowed_values("subcategory"), allowed_values("color")
-    sub_head = fit_head(train_x, [t.subcategory for t in train_tags], subcategories)
-    color_head = fit_head(train_x, [t.color[0] for t in train_tags], colors)
-    subs = predict_head(sub_head, dev_x, subcategories)
-    heads = list(zip(map(category_of, subs), subs, predict_head(color_head, dev_x, colors), strict=True))
+    fitted = AttributeHeads.fit(train_x, train_tags)
+    heads = [(t.category, t.subcategory, t.color[0]) for t in fitted.predict(dev_x)]
+    if args.fit_out:
+        fitted.save(args.fit_out, model)
+        print(f"wrote {args.fit_out}")
 
     majority = [
         Counter(getattr(t, name) if name != "color" else t.color[0] for t in train_tags).most_common(1)[0][0]

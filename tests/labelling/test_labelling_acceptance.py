@@ -26,7 +26,9 @@ def test_300_photos_through_faults_end_labelled_or_failed_never_silent(
     assert result.exit_code == 0, result.output
     by_id = assert_output(read_jsonl(output), [p.stem for p in photos.iterdir()])
     assert {entry.fault for entry in server.log} == {None, *FAULTS}
-    assert sum(entry.fault is not None for entry in server.log) >= 40
+    faults = sum(entry.fault is not None for entry in server.log)
+    # Every third request faults; how many requests there are depends on timing (timeouts, re-asks).
+    assert faults >= 25 and 3 * faults >= len(server.log) - 2
     assert not [entry for entry in server.log if entry.status == 400]  # every schema matched its image count
     assert all(entry.images <= 8 for entry in server.log)
     errors = [line["error"] for lines in by_id.values() for line in lines if "error" in line]

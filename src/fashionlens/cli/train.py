@@ -44,7 +44,7 @@ def main(
         recipe.out_dir = str(out_dir)
     try:
         result = train(recipe, base=Path.cwd(), resume=resume, max_steps=max_steps)
-    except (FileExistsError, FileNotFoundError) as error:
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     best = (

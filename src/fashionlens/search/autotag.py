@@ -14,6 +14,7 @@ then takes, per field, the value whose phrase is most similar to its embedding:
 Phrases use the category, not the subcategory, as their noun: 4 categories x ~80 values is ~360 phrases in
 all, embedded in seconds, where one set per subcategory would be ~3,000. "other" is never predicted: a
 catalogue photo is taken to show a garment. `benchmarks/autotag.py` measures accuracy on the dev photos.
+Indexing uses this only for models that ship no linear heads (`fashionlens.search.heads.tagger_for`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from fashionlens.search.autotag import TextEmbedder, ZeroShotTagger
 from fashionlens.taxonomy import (
@@ -51,7 +52,9 @@ def _label(attributes: GarmentAttributes, field: str) -> str | None:
     return getattr(attributes, field)
 
 
-def fit_head(x: np.ndarray, labels: Sequence[str], classes: tuple[str, ...], steps: int = 300) -> torch.nn.Linear:
+def fit_head(
+    x: np.ndarray, labels: Sequence[str], classes: tuple[str, ...], steps: int = 300
+) -> torch.nn.Linear:
     """A softmax layer x [N, D] -> classes, full batch with Adam; classes absent from the labels keep their
     random logits."""
     torch.manual_seed(0)
@@ -72,14 +75,14 @@ class AttributeHeads:
     def __init__(self, heads: dict[str, torch.nn.Linear], classes: dict[str, tuple[str, ...]]) -> None:
         missing = {"category", "subcategory"} - set(heads)
         if missing or set(heads) != set(classes):
-            raise ValueError(f"heads need category and subcategory and one class list each; got {sorted(heads)}")
+            raise ValueError(
+                f"heads need category and subcategory and one class list each; got {sorted(heads)}"
+            )
         self.heads = heads
         self.classes = classes
 
     @classmethod
-    def fit(
-        cls, x: np.ndarray, attributes: Sequence[GarmentAttributes], steps: int = 300
-    ) -> AttributeHeads:
+    def fit(cls, x: np.ndarray, attributes: Sequence[GarmentAttributes], steps: int = 300) -> AttributeHeads:
         """Fit every field of `HEAD_FIELDS` on the rows whose label is known (upper-body fields: tops and
         dresses only); a field no row labels gets no head and is left unknown."""
         heads, classes = {}, {}
@@ -88,7 +91,9 @@ class AttributeHeads:
             rows = [(i, label) for i, label in rows if label is not None]
             if rows:
                 classes[field] = allowed_values(field)
-                heads[field] = fit_head(x[[i for i, _ in rows]], [label for _, label in rows], classes[field], steps)
+                heads[field] = fit_head(
+                    x[[i for i, _ in rows]], [label for _, label in rows], classes[field], steps
+                )
         return cls(heads, classes)
 
     def logits(self, embeddings: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
@@ -100,7 +105,9 @@ class AttributeHeads:
     def predict(self, embeddings: np.ndarray | torch.Tensor) -> list[GarmentAttributes]:
         """One attributes record per image embedding row [N, D], consistent with the taxonomy."""
         logits = self.logits(embeddings)
-        return [self._tags({field: scores[n] for field, scores in logits.items()}) for n in range(len(embeddings))]
+        return [
+            self._tags({field: scores[n] for field, scores in logits.items()}) for n in range(len(embeddings))
+        ]
 
     def _tags(self, scores: dict[str, np.ndarray]) -> GarmentAttributes:
         def best(field: str, category: str) -> str:
@@ -110,16 +117,19 @@ class AttributeHeads:
 
         category = self.classes["category"][int(np.argmax(scores["category"]))]
         tags: dict[str, Any] = {}
-        for field in self.heads.keys() - {"category"}:
-            if field in UPPER_BODY_FIELDS and category not in UPPER_BODY_CATEGORIES:
+        for field in self.heads:
+            if field == "category" or (field in UPPER_BODY_FIELDS and category not in UPPER_BODY_CATEGORIES):
                 continue
             tags[field] = (best(field, category),) if field == "color" else best(field, category)
         return GarmentAttributes(category, **tags)
 
     def save(self, path: Path, model: TextEmbedder) -> None:
         """Write the heads with `model`'s probe embedding, so `load` can refuse them for another model."""
-        tensors = {f"{field}.{name}": p.detach().contiguous() for field, h in self.heads.items()
-                   for name, p in h.named_parameters()}
+        tensors = {
+            f"{field}.{name}": p.detach().contiguous()
+            for field, h in self.heads.items()
+            for name, p in h.named_parameters()
+        }
         tensors["probe"] = torch.as_tensor(model.embed_texts([PROBE_PHRASE]), dtype=torch.float32)[0]
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata={"classes": json.dumps(self.classes)})
@@ -127,10 +137,10 @@ class AttributeHeads:
     @classmethod
     def load(cls, path: Path, model: TextEmbedder | None = None) -> AttributeHeads:
         """Read heads written by `save`; with `model`, raise ValueError unless they were fitted on it."""
-        tensors = load_file(str(path))
-        with open(path, "rb") as file:  # safetensors header: u64 length, then JSON with __metadata__
-            header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
-        classes = {field: tuple(values) for field, values in json.loads(header["__metadata__"]["classes"]).items()}
+        with safe_open(str(path), "pt") as file:
+            metadata = file.metadata()
+            tensors = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
+        classes = {field: tuple(values) for field, values in json.loads(metadata["classes"]).items()}
         probe = tensors.pop("probe")
         if model is not None:
             embedded = torch.as_tensor(model.embed_texts([PROBE_PHRASE]), dtype=torch.float32)[0]

@@ -8,7 +8,7 @@ Catalogue formats:
 
 Per item the store gets two embeddings from one pass of the frozen image encoder (the joint image-text one
 and the visual one of `FashionBlip2.visual_embed_features`, for photo-only search), the attributes (the
-catalogue's own tags, else predicted by `ZeroShotTagger`), the caption (the catalogue's, else the template
+catalogue's own tags, else predicted by `heads.tagger_for`), the caption (the catalogue's, else the template
 caption of the attributes: the thesis's "generated" caption, which costs nothing where the model's own
 captioning takes seconds per photo on a CPU), and the catalogue fields.
 
@@ -37,6 +37,7 @@ from fashionlens.data.readers.folder import image_files
 from fashionlens.images import ImageLoadError, content_hash, load_image
 from fashionlens.jsonl import iter_jsonl
 from fashionlens.search.autotag import ZeroShotTagger
+from fashionlens.search.heads import tagger_for
 from fashionlens.search.store import PHRASES_FILE, Store, StoredItem
 from fashionlens.taxonomy import ATTRIBUTE_FIELDS, GarmentAttributes, InvalidAttributeError
 
@@ -170,7 +171,7 @@ class Indexer:
     def __init__(self, store: Store, model: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         self.store = store
         self.model = model
-        self.tagger = ZeroShotTagger(model, store.db_dir / PHRASES_FILE)
+        self.tagger = tagger_for(model, store.db_dir / PHRASES_FILE)
         self.batch_size = batch_size
 
     def _stored(
@@ -210,7 +211,8 @@ class Indexer:
                 bar.update(len(batch))
                 bar.set_postfix(embedded=report.added + report.reembedded, failed=len(report.failed))
         self.store.save_index()
-        self.tagger.save(self.store.db_dir / PHRASES_FILE)
+        if isinstance(self.tagger, ZeroShotTagger):  # phrase embeddings for the engine's `describe`
+            self.tagger.save(self.store.db_dir / PHRASES_FILE)
         report.total = self.store.count()
         report.index_kind = self.store.kind
         return report

@@ -38,7 +38,12 @@ class TrainResult:
 def train(
     config: TrainConfig, *, base: Path, resume: bool = False, max_steps: int | None = None
 ) -> TrainResult:
-    """Train `config.model` on the configured sources; returns where the best and final models are."""
+    """Train `config.model` on the configured sources; returns where the best and final models are.
+
+    Relative paths in the config (out_dir, feature_cache, dataset roots, a model directory) are taken from
+    `base`. `max_steps` stops after that many optimiser steps (smoke runs, a planned interruption) while the
+    learning-rate schedule still spans the configured epochs, so `resume` continues on the same curve.
+    """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from transformers import get_cosine_schedule_with_warmup
@@ -61,7 +66,8 @@ def train(
     if accelerator.is_main_process:
         (out_dir / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
-    model = create_model(config.model, **config.model_overrides)
+    model_source = base / config.model if (base / config.model).exists() else config.model
+    model = create_model(model_source, **config.model_overrides)
     cache = FeatureCache(_resolve(config.feature_cache, base))
     photos = load_photos(config.sources, base)
     features = model.image_features([p.image for p in photos], cache=cache)

@@ -1,0 +1,115 @@
+"""Linear attribute heads: fitting, taxonomy-consistent predictions, the heads file, and which tagger a model
+gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from fashionlens.model import get_config
+from fashionlens.search import heads as heads_module
+from fashionlens.search.autotag import ZeroShotTagger
+from fashionlens.search.heads import HEADS_FILE, AttributeHeads, shipped_heads_path, tagger_for
+from fashionlens.taxonomy import GarmentAttributes
+
+DIM = 32
+#: One direction per (subcategory, colour) cluster: a trivially separable training set.
+KINDS = [
+    GarmentAttributes("top", subcategory="t-shirt", color=("red",), neckline="round", sleeve_length="short"),
+    GarmentAttributes("pants", subcategory="cargo pants", color=("khaki",), fabric="denim"),
+    GarmentAttributes("skirt", subcategory="mini skirt", color=("black",), fabric="leather"),
+]
+
+
+def synthetic(n_per_kind: int, seed: int = 0) -> tuple[np.ndarray, list[GarmentAttributes]]:
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(123).standard_normal((len(KINDS), DIM))
+    x = np.concatenate([c + 0.1 * rng.standard_normal((n_per_kind, DIM)) for c in centres])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), [kind for kind in KINDS for _ in range(n_per_kind)]
+
+
+class ProbeModel:
+    """A text tower that embeds every phrase as one seeded vector: enough to fingerprint a model."""
+
+    def __init__(self, seed: int = 0, name: str = "fashionlens-mini") -> None:
+        self.vector = torch.from_numpy(np.random.default_rng(seed).standard_normal(DIM).astype(np.float32))
+        self.config = SimpleNamespace(name=name)
+
+    def embed_texts(self, texts: list[str]) -> torch.Tensor:
+        return self.vector.expand(len(texts), DIM)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> AttributeHeads:
+    x, attributes = synthetic(20)
+    return AttributeHeads.fit(x, attributes, steps=100)
+
+
+def test_fit_learns_a_separable_field_and_predicts_within_the_taxonomy(fitted: AttributeHeads) -> None:
+    x, truth = synthetic(5, seed=1)
+    predicted = fitted.predict(x)
+    assert [p.subcategory for p in predicted] == [t.subcategory for t in truth]
+    assert [p.color for p in predicted] == [t.color for t in truth]
+    for p in predicted:
+        assert isinstance(p, GarmentAttributes) and p.details == ()
+        if p.category == "top":
+            assert p.neckline == "round" and p.sleeve_length == "short"
+        else:  # upper-body fields only for tops and dresses
+            assert p.neckline is None and p.sleeve_length is None and p.shoulder is None
+
+
+def test_subcategory_is_restricted_to_the_predicted_category(fitted: AttributeHeads) -> None:
+    x, _ = synthetic(1)
+    logits = fitted.logits(x)
+    top_class = fitted.classes["subcategory"].index("t-shirt")
+    fitted.heads["subcategory"].bias[top_class] += 1e3  # t-shirt wins every row overall ...
+    try:
+        predicted = fitted.predict(x)
+    finally:
+        fitted.heads["subcategory"].bias[top_class] -= 1e3
+    assert np.argmax(fitted.logits(x)["category"], 1).tolist() == np.argmax(logits["category"], 1).tolist()
+    assert [p.subcategory for p in predicted] == ["t-shirt", "cargo pants", "mini skirt"]  # ... within tops
+
+
+def test_heads_file_round_trip_and_refuses_another_model(fitted: AttributeHeads, tmp_path: Path) -> None:
+    path = tmp_path / HEADS_FILE
+    fitted.save(path, ProbeModel())
+    loaded = AttributeHeads.load(path, ProbeModel())
+    x, _ = synthetic(3, seed=2)
+    assert loaded.classes == fitted.classes
+    assert loaded.predict(x) == fitted.predict(x)
+    np.testing.assert_allclose(loaded.logits(x)["fabric"], fitted.logits(x)["fabric"], rtol=1e-6)
+    with pytest.raises(ValueError, match="another model"):
+        AttributeHeads.load(path, ProbeModel(seed=1))
+
+
+def test_tagger_for_uses_shipped_heads_only_for_the_model_they_were_fitted_on(
+    fitted: AttributeHeads, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(heads_module, "WEIGHTS_DIR", tmp_path)
+    fitted.save(tmp_path / "fashionlens-mini" / HEADS_FILE, ProbeModel())
+    assert isinstance(tagger_for(ProbeModel()), AttributeHeads)
+    assert isinstance(tagger_for(ProbeModel(seed=1)), ZeroShotTagger)  # fine-tuned: its embeddings moved
+    assert isinstance(tagger_for(ProbeModel(name="custom")), ZeroShotTagger)
+
+
+def test_tiny_random_and_models_without_config_fall_back_to_zero_shot() -> None:
+    tiny = SimpleNamespace(config=get_config("tiny-random"))
+    assert shipped_heads_path(tiny) is None
+    assert isinstance(tagger_for(tiny), ZeroShotTagger)
+    assert isinstance(tagger_for(SimpleNamespace()), ZeroShotTagger)
+
+
+def test_shipped_heads_predict_valid_attributes() -> None:
+    path = shipped_heads_path(SimpleNamespace(config=get_config("fashionlens-mini")))
+    assert path is not None, "fashionlens-mini ships attribute_heads.safetensors"
+    shipped = AttributeHeads.load(path)
+    x = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
+    predicted = shipped.predict(x / np.linalg.norm(x, axis=1, keepdims=True))
+    assert all(isinstance(p, GarmentAttributes) and p.subcategory and len(p.color) == 1 for p in predicted)
+    assert {p.category for p in predicted} <= {"top", "dress", "pants", "skirt"}
