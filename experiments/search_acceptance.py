@@ -4,7 +4,7 @@ and by augmented copies of catalogue photos.
 
     python experiments/search_acceptance.py [--queries 60]
 
-Text: one query "<colour> <subcategory>" per combination with at least 5 dev photos; reports the fraction of
+Text: one query "<colour> <subcategory>" per combination with at least 5 photos; reports the fraction of
 each query's top 10 whose *labelled* category (and colour) match the query. Photo: `consumer_view` copies of
 dev photos (crop, rotation, perspective, new background, colour cast); reports how often the original is
 first and in the top 10.
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from fashionlens.data.readers import read_dataset
+from fashionlens.data.sample import Sample
 from fashionlens.data.synthetic import consumer_view
 from fashionlens.images import load_image
 from fashionlens.model import create_model
@@ -31,7 +32,36 @@ from fashionlens.taxonomy import category_of
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
 
 
+def product_photos(split: str) -> list[Sample]:
+    return [s for s in read_dataset("clothing", DATA, split=split) if s.source == "clothing-dataset"]
+
+
+def index_untagged(samples: Sequence[Sample], model, model_name: str, folder: Path) -> SearchEngine:
+    """Index the photos with ids and paths only (no tags, no captions) and open the engine over them."""
+    catalogue = folder / "catalogue.jsonl"
+    catalogue.write_text("".join(json.dumps({"id": s.id, "image": str(s.image)}) + "\n" for s in samples))
+    index_catalogue(catalogue, folder / "db", model, model_name, progress=False)
+    return SearchEngine.open(folder / "db", model=model)
+
+
+def text_hits(engine: SearchEngine, samples: Sequence[Sample], min_photos: int = 5) -> tuple[int, np.ndarray]:
+    """(number of queries, mean top-10 fractions [right category, right colour, both]) for the
+    "<colour> <subcategory>" queries with at least `min_photos` labelled photos."""
+    truth = {s.id: s.attributes for s in samples}
+    combos = Counter((a.color[0], a.subcategory) for a in truth.values() if a is not None and a.color)
+    queries = sorted(combo for combo, count in combos.items() if count >= min_photos)
+    hits = []
+    for colour, subcategory in queries:
+        top = [truth[r["id"]] for r in engine.search(text=f"{colour} {subcategory}", k=10)]
+        category = [a is not None and a.category == category_of(subcategory) for a in top]
+        color = [a is not None and colour in a.color for a in top]
+        hits.append((np.mean(category), np.mean(color), np.mean(np.logical_and(category, color))))
+    return len(queries), np.mean(hits, axis=0)
+
+
 def main() -> None:
+    import tempfile
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -39,43 +69,22 @@ def main() -> None:
     parser.add_argument("--model", default="fashionlens-mini")
     args = parser.parse_args()
 
-    dev = [s for s in read_dataset("clothing", DATA, split="dev") if s.source == "clothing-dataset"]
-    truth = {s.id: s.attributes for s in dev}
+    dev = product_photos("dev")
     model = create_model(args.model).eval()
     with tempfile.TemporaryDirectory() as tmp:
-        catalogue = Path(tmp) / "catalogue.jsonl"
-        catalogue.write_text("".join(json.dumps({"id": s.id, "image": str(s.image)}) + "\n" for s in dev))
-        index_catalogue(catalogue, Path(tmp) / "db", model, args.model, progress=False)
-        engine = SearchEngine.open(Path(tmp) / "db", model=model)
-
-        combos = Counter(
-            (a.color[0], a.subcategory) for a in truth.values() if a is not None and a.color and a.subcategory
-        )
-        category_hits, colour_hits, both_hits = [], [], []
-        for (colour, subcategory), count in sorted(combos.items()):
-            if count < 5:
-                continue
-            top = [truth[r["id"]] for r in engine.search(text=f"{colour} {subcategory}", k=10)]
-            right_category = [a is not None and a.category == category_of(subcategory) for a in top]
-            right_colour = [a is not None and colour in a.color for a in top]
-            category_hits.append(np.mean(right_category))
-            colour_hits.append(np.mean(right_colour))
-            both_hits.append(np.mean([x and y for x, y in zip(right_category, right_colour, strict=True)]))
-
-        rng = np.random.default_rng(0)
-        chosen = rng.choice(len(dev), size=min(args.queries, len(dev)), replace=False)
+        engine = index_untagged(dev, model, args.model, Path(tmp))
+        n_text, (category, colour, both) = text_hits(engine, dev)
+        chosen = np.random.default_rng(0).choice(len(dev), size=min(args.queries, len(dev)), replace=False)
         ranks = []
         for i in chosen:
-            results = engine.search(image=consumer_view(load_image(dev[i].image), int(i)), k=10)
-            ids = [r["id"] for r in results]
+            ids = [
+                r["id"] for r in engine.search(image=consumer_view(load_image(dev[i].image), int(i)), k=10)
+            ]
             ranks.append(ids.index(dev[i].id) + 1 if dev[i].id in ids else None)
 
     print(f"catalogue: {len(dev)} dev product photos, indexed without tags, model {args.model}")
-    print(f"text queries ({len(category_hits)} '<colour> <subcategory>' with >= 5 photos), top 10:")
-    print(
-        f"  right category {np.mean(category_hits):.3f}, right colour {np.mean(colour_hits):.3f}, "
-        f"both {np.mean(both_hits):.3f}"
-    )
+    print(f"text queries ({n_text} '<colour> <subcategory>' with >= 5 photos), top 10:")
+    print(f"  right category {category:.3f}, right colour {colour:.3f}, both {both:.3f}")
     first = np.mean([r == 1 for r in ranks])
     top10 = np.mean([r is not None for r in ranks])
     print(f"photo queries ({len(ranks)} augmented copies): original first {first:.3f}, in top 10 {top10:.3f}")
