@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from fashionlens.data.synthetic import generate_catalogue
 from fashionlens.jsonl import read_jsonl, write_jsonl
+from fashionlens.model import create_model
 from fashionlens.training.config import SourceConfig, TrainConfig
 from fashionlens.training.data import epoch_batches, load_photos
 from fashionlens.training.loop import train
@@ -101,3 +102,15 @@ def test_train_writes_metrics_models_and_resumes_exactly(catalogue: Path, tmp_pa
     assert expected.keys() == got.keys()
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], msg=name)
+
+
+def test_train_only_updates_just_the_named_parameters(catalogue: Path, tmp_path: Path) -> None:
+    config = recipe(catalogue, tmp_path / "run", epochs=1, train_only=["language_projection.*"], dev=None)
+    train(config, base=tmp_path)
+    before = load_file(str(tmp_path / "run" / "checkpoints" / "step-3" / "model" / "model.safetensors"))
+    start = create_model("tiny-random")
+    initial = {n: p.detach() for n, p in start.named_parameters() if p.requires_grad}
+    assert before.keys() == initial.keys()  # every trainable weight is still saved
+    for name, value in before.items():
+        changed = not torch.equal(value, initial[name])
+        assert changed == name.startswith("language_projection."), name

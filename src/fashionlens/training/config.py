@@ -58,6 +58,10 @@ class TrainConfig:
     save_every: int = 100
     log_every: int = 10
     num_workers: int = 0
+    #: Glob patterns of parameter names; when given, the optimiser updates only these (the model's other
+    #: trainable weights keep their values and are still saved), e.g. a caption phase that trains the LLM's
+    #: LoRA and the language projection and leaves the retrieval space exactly as it was.
+    train_only: list[str] = field(default_factory=list)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:

@@ -13,6 +13,7 @@ import math
 import shutil
 import time
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,13 @@ def train(
     # max_steps stops early without changing the schedule, so a stopped run resumes onto the same curve.
     stop_batches = total_batches if max_steps is None else min(total_batches, max_steps * config.grad_accum)
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    trainable = [
+        p
+        for name, p in model.named_parameters()
+        if p.requires_grad and (not config.train_only or any(fnmatchcase(name, g) for g in config.train_only))
+    ]
+    if not trainable:
+        raise ValueError(f"train_only {config.train_only} matches none of the model's trainable parameters")
     decay = [p for p in trainable if p.ndim >= 2]
     no_decay = [p for p in trainable if p.ndim < 2]
     optimizer = torch.optim.AdamW(
