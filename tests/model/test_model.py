@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_configs import TINY_OPT
 
 from fashionlens.model import FeatureCache, ModelConfig, create_model, get_config, list_models
 from fashionlens.model.factory import build_model
@@ -116,16 +117,7 @@ def test_lora_lands_on_query_and_key_of_qformer_and_llama_attention() -> None:
 
 def test_lora_lands_on_opt_attention() -> None:
     data = get_config("tiny-random").to_dict()
-    data["llm"]["architecture"] = {
-        "model_type": "opt",
-        "vocab_size": 30522,
-        "hidden_size": 32,
-        "word_embed_proj_dim": 32,
-        "ffn_dim": 64,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "max_position_embeddings": 128,
-    }
+    data["llm"]["architecture"] = TINY_OPT
     model = build_model(ModelConfig.from_dict(data))
     llm_lora = {name for name in lora_modules(model) if name.startswith("llm.")}
     assert llm_lora == {

@@ -7,6 +7,7 @@ import copy
 
 import pytest
 import torch
+from tiny_configs import TINY_OPT, TINY_QFORMER, TINY_VISION
 from torch import nn
 from transformers import (
     AutoModel,
@@ -58,28 +59,6 @@ def test_qformer_text_branch_initialised_from_bert_reproduces_bert(minilm_path: 
     # Queries use a copy of the same FFN.
     layer = holder.qformer.encoder.layer[0]
     assert torch.equal(layer.intermediate_query.dense.weight, layer.intermediate.dense.weight)
-
-
-TINY_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
-TINY_QFORMER = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "cross_attention_frequency": 1,
-    "vocab_size": 30522,
-    "max_position_embeddings": 64,
-}
-TINY_OPT = {
-    "model_type": "opt",
-    "vocab_size": 30522,
-    "hidden_size": 32,
-    "word_embed_proj_dim": 32,
-    "ffn_dim": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "max_position_embeddings": 128,
-}
 
 
 @pytest.fixture(scope="module")
