@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from clothing import product_photos  # experiments/clothing.py
 
-from fashionlens.data.readers import read_dataset
 from fashionlens.data.sample import Sample
 from fashionlens.data.synthetic import consumer_view
 from fashionlens.images import load_image
@@ -28,12 +28,6 @@ from fashionlens.model import create_model
 from fashionlens.search.engine import SearchEngine
 from fashionlens.search.indexer import index_catalogue
 from fashionlens.taxonomy import category_of
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
-
-
-def product_photos(split: str) -> list[Sample]:
-    return [s for s in read_dataset("clothing", DATA, split=split) if s.source == "clothing-dataset"]
 
 
 def index_untagged(samples: Sequence[Sample], model, model_name: str, folder: Path) -> SearchEngine:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from clothing import product_photos, street_garments  # experiments/clothing.py
 
 from fashionlens.baselines.dual_encoder import DualEncoder, SentenceEncoder, train_dual_encoder
 from fashionlens.captions import template_caption
-from fashionlens.data.readers import read_dataset
 from fashionlens.data.sample import Sample
 from fashionlens.evaluation.captions import caption_attribute_accuracy, caption_metrics
 from fashionlens.evaluation.retrieval import rank_gallery, retrieval_metrics
@@ -32,7 +32,6 @@ from fashionlens.model import create_model
 from fashionlens.model.feature_cache import FeatureCache
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "clothing"
 OUT = REPO / "runs" / "study"
 CACHE = REPO / ".cache" / "features"
 RECIPES = {"a": "configs/mini-descriptions.yaml", "b": "configs/mini-mixed.yaml"}
@@ -59,14 +58,6 @@ def example_street_photos(photos: Sequence[Path]) -> list[Path]:
 SYNTHETIC_ITEMS = 300
 
 
-def products(split: str) -> list[Sample]:
-    return [s for s in read_dataset("clothing", DATA, split=split) if s.source == "clothing-dataset"]
-
-
-def garments_on_street(split: str) -> list[Sample]:
-    return [s for s in read_dataset("clothing", DATA, split=split) if s.source == "ccp" and s.attributes]
-
-
 # ---------------------------------------------------------------------------------------------- training
 
 
@@ -89,7 +80,7 @@ def train_all(variants: Sequence[str]) -> None:
         )
     if "d" in variants:
         start = time.perf_counter()
-        train_dual(products("train"))
+        train_dual(product_photos("train"))
         timings["d"] = time.perf_counter() - start
     timings_path.write_text(json.dumps(timings, indent=2))
 
@@ -154,10 +145,10 @@ def consumer_copy(image, seed: int):
 def evaluate_all(variants: Sequence[str]) -> dict:
     cache = FeatureCache(CACHE)
     encoder = create_model("fashionlens-mini")
-    dev = products("dev")
+    dev = product_photos("dev")
     dev_ids = [s.id for s in dev]
     dev_features = encoder.image_features([s.image for s in dev], cache=cache).float()
-    street = garments_on_street("dev")
+    street = street_garments("dev")
     street_photos = sorted({s.image for s in street})
     street_features = encoder.image_features(street_photos, cache=cache).float()
     street_row = {p: i for i, p in enumerate(street_photos)}

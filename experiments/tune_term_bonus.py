@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from search_acceptance import index_untagged, product_photos, text_hits  # experiments/search_acceptance.py
+from clothing import product_photos  # experiments/clothing.py
+from search_acceptance import index_untagged, text_hits  # experiments/search_acceptance.py
 
 from fashionlens.model import create_model
 
