@@ -93,6 +93,13 @@ class TrainConfig:
         return data
 
 
+def resolve_path(path: str, base: Path) -> Path:
+    """Paths in a recipe (out_dir, feature_cache, dataset roots) are relative to `base`, not the process's
+    current directory, so one recipe works from anywhere."""
+    resolved = Path(path)
+    return resolved if resolved.is_absolute() else (base / resolved).resolve()
+
+
 def _source(data: dict[str, Any]) -> SourceConfig:
     _reject_unknown(SourceConfig, data, "source")
     return SourceConfig(**data)

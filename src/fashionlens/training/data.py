@@ -17,7 +17,7 @@ import numpy as np
 from fashionlens.captions import template_caption
 from fashionlens.data.readers import read_dataset
 from fashionlens.data.sample import Sample
-from fashionlens.training.config import SourceConfig
+from fashionlens.training.config import SourceConfig, resolve_path
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,11 @@ def caption_for(sample: Sample, kind: str) -> str | None:
     raise ValueError(f"unknown caption kind {kind!r}; expected 'description' or 'template'")
 
 
-def resolve_root(root: str, base: Path) -> Path:
-    """Dataset roots in configs are relative to the config's repository, not the current directory."""
-    path = Path(root)
-    return path if path.is_absolute() else (base / path).resolve()
-
-
 def load_photos(sources: Sequence[SourceConfig], base: Path) -> list[Photo]:
     """Merge sources into one list of photos; each photo keeps one candidate caption per source."""
     by_id: dict[str, tuple[Sample, list[str], list[float]]] = {}
     for source in sources:
-        root = resolve_root(source.root, base)
+        root = resolve_path(source.root, base)
         for sample in read_dataset(source.dataset, root, split=source.split):
             if source.photo_sources and sample.source not in source.photo_sources:
                 continue

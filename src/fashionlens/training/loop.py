@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from fashionlens.training.config import TrainConfig
+from fashionlens.training.config import TrainConfig, resolve_path
 from fashionlens.training.data import Photo, epoch_batches, load_photos, steps_per_epoch
 
 CHECKPOINTS = "checkpoints"
@@ -54,9 +54,7 @@ def train(
     from fashionlens.model.feature_cache import FeatureCache
 
     started = time.perf_counter()
-    out_dir = Path(config.out_dir)
-    if not out_dir.is_absolute():
-        out_dir = base / out_dir
+    out_dir = resolve_path(config.out_dir, base)
     if out_dir.exists() and not resume and any((out_dir / CHECKPOINTS).glob("step-*")):
         raise FileExistsError(
             f"{out_dir} already holds checkpoints: pass --resume, or choose another out_dir"
@@ -69,7 +67,7 @@ def train(
 
     model_source = base / config.model if (base / config.model).exists() else config.model
     model = create_model(model_source, **config.model_overrides)
-    cache = FeatureCache(_resolve(config.feature_cache, base))
+    cache = FeatureCache(resolve_path(config.feature_cache, base))
     photos = load_photos(config.sources, base)
     features = model.image_features([p.image for p in photos], cache=cache)
     dev = _DevSet.build(model, config, base, cache) if config.dev is not None else None
@@ -178,11 +176,6 @@ def train(
     return TrainResult(
         out_dir, state["step"], state["best_step"], state["best_metric"], time.perf_counter() - started
     )
-
-
-def _resolve(path: str, base: Path) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else base / p
 
 
 class _DevSet:
