@@ -12,7 +12,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from fashionlens.server.app import create_app, listen, parse_box
+from fashionlens.search.engine import parse_box
+from fashionlens.server.app import create_app, listen
 
 MAX_UPLOAD = 256 * 1024
 

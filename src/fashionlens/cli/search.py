@@ -38,12 +38,12 @@ def main(
     """Print the k catalogue items most similar to the photo and/or words. A photo plus words (e.g. --text
     "in red") combines both into one query."""
     from fashionlens.images import ImageLoadError, load_image
-    from fashionlens.search.engine import SearchEngine, SearchError
+    from fashionlens.search.engine import SearchEngine, SearchError, parse_box
 
     if image is None and text is None:
         _fail("give --image, --text, or both")
     try:
-        region = _parse_box(box) if box is not None else None
+        region = parse_box(box, "--box") if box is not None else None
         photo = load_image(image) if image is not None else None
         engine = SearchEngine.open(db)
         results = engine.search(image=photo, text=text, box=region, k=k, where=where)
@@ -53,16 +53,6 @@ def main(
         typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
     else:
         typer.echo(_table(results))
-
-
-def _parse_box(text: str) -> tuple[float, float, float, float]:
-    from fashionlens.search.engine import SearchError
-
-    try:
-        x0, y0, x1, y1 = (float(part) for part in text.split(","))
-    except ValueError:
-        raise SearchError(f"--box takes four numbers x0,y0,x1,y1, got {text!r}") from None
-    return x0, y0, x1, y1
 
 
 def _table(results: list[dict[str, Any]]) -> str:

@@ -32,13 +32,14 @@ import numpy as np
 from PIL import Image
 
 from fashionlens.captions import template_caption
+from fashionlens.data.sample import Box
 from fashionlens.images import crop_box, to_rgb
 from fashionlens.search.heads import tagger_for
 from fashionlens.search.query_terms import find_terms, rerank
 from fashionlens.search.store import PHRASES_FILE, Store
 from fashionlens.search.where import SearchError, parse_where
 
-__all__ = ["MAX_K", "TERM_BONUS", "TEXT_WEIGHT", "SearchEngine", "SearchError"]
+__all__ = ["MAX_K", "TERM_BONUS", "TEXT_WEIGHT", "SearchEngine", "SearchError", "parse_box"]
 
 #: Weight of the text embedding when a photo and words are given together.
 TEXT_WEIGHT = 0.5
@@ -122,6 +123,16 @@ class _Batcher:
             batch.error = error
         finally:
             batch.done.set()
+
+
+def parse_box(text: str, name: str = "box") -> Box:
+    """A box as typed by a person or sent by the page, "x0,y0,x1,y1" in pixels of the photo; whether it fits
+    the photo is checked by `SearchEngine.search`. `name` is how the error message calls the input."""
+    try:
+        x0, y0, x1, y1 = (float(part) for part in text.split(","))
+    except ValueError:
+        raise SearchError(f"{name} takes four numbers x0,y0,x1,y1, got {text!r}") from None
+    return x0, y0, x1, y1
 
 
 class SearchEngine:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fashionlens import __version__
 from fashionlens.images import ImageLoadError, load_image
-from fashionlens.search.engine import SearchEngine, SearchError
+from fashionlens.search.engine import SearchEngine, SearchError, parse_box
 
 STATIC_DIR = Path(__file__).with_name("static")
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 2**20
@@ -39,17 +39,6 @@ PAGE_HEADERS = {
     "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
-
-Box = tuple[float, float, float, float]
-
-
-def parse_box(text: str) -> Box:
-    """Parse "x0,y0,x1,y1" (pixels of the uploaded photo); the engine checks that it fits the photo."""
-    try:
-        x0, y0, x1, y1 = (float(part) for part in text.split(","))
-    except ValueError:
-        raise ValueError(f"box must be four numbers 'x0,y0,x1,y1', got {text!r}") from None
-    return x0, y0, x1, y1
 
 
 class BodyLimit:
