@@ -27,8 +27,8 @@ from tqdm import tqdm
 from fashionlens.data.readers import read_dataset
 from fashionlens.data.sample import Sample
 from fashionlens.model import FeatureCache, create_model
+from fashionlens.model.heads import AttributeHeads
 from fashionlens.search.autotag import ZeroShotTagger
-from fashionlens.search.heads import AttributeHeads
 from fashionlens.taxonomy import GarmentAttributes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
@@ -84,10 +84,10 @@ def main() -> None:
     tagged = ZeroShotTagger(model).predict(dev_x)
     zero_shot = [(t.category, t.subcategory, t.color[0]) for t in tagged]
 
-    fitted = AttributeHeads.fit(train_x, train_tags)
+    fitted = AttributeHeads.fit(train_x, train_tags, model)
     heads = [(t.category, t.subcategory, t.color[0]) for t in fitted.predict(dev_x)]
     if args.fit_out:
-        fitted.save(args.fit_out, model)
+        fitted.save(args.fit_out)
         print(f"wrote {args.fit_out}")
 
     majority = [

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fashionlens.captions import RENDERINGS, UNMARKED, NoGarmentError, caption_record, template_caption
+from fashionlens.captions import (
+    RENDERINGS,
+    UNMARKED,
+    NoGarmentError,
+    caption_record,
+    tag_phrase,
+    template_caption,
+)
 from fashionlens.cli import app
 from fashionlens.jsonl import read_jsonl, write_jsonl
 from fashionlens.taxonomy import (
@@ -219,3 +226,12 @@ def test_cli_unreadable_input_exits_2(tmp_path: Path) -> None:
     missing = CliRunner().invoke(app, ["captions", str(tmp_path / "nope.jsonl"), "-o", out])
     assert missing.exit_code == 2
     assert "Traceback" not in result.output + missing.output
+
+
+def test_tag_phrase_names_dominant_colour_and_kind_only() -> None:
+    attrs = GarmentAttributes(
+        "dress", subcategory="long dress", color=("navy", "white"), fabric="cotton", pattern="stripe"
+    )
+    assert tag_phrase(attrs) == "a navy long dress"
+    assert tag_phrase(GarmentAttributes("pants", subcategory="cargo pants")) == "a pair of cargo pants"
+    assert tag_phrase(GarmentAttributes("other")) == "a garment"

@@ -101,6 +101,15 @@ def template_caption(attrs: GarmentAttributes) -> str:
     return caption[0].upper() + caption[1:] + "."
 
 
+def tag_phrase(attrs: GarmentAttributes) -> str:
+    """The garment's dominant colour and kind as a short noun phrase ("a navy long dress"): the tags a tagged
+    caption prompt hands the LLM (`generation.tags_prompt`); "a garment" for category other."""
+    if attrs.category == OTHER:
+        return "a garment"
+    core = GarmentAttributes(attrs.category, subcategory=attrs.subcategory, color=attrs.color[:1])
+    return template_caption(core)[:-1].lower()
+
+
 def caption_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """`{"id", "image", "position" (when present), "caption"}` for one labels.jsonl-style record.
 

@@ -42,6 +42,9 @@ def test_real_photos_embed_and_caption(mini: FashionBlip2, photos: list) -> None
     torch.testing.assert_close(embeddings.norm(dim=1), torch.ones(3))
     captions = mini.caption(photos[:1], max_new_tokens=8)
     assert len(captions) == 1 and captions[0].strip()
+    # Shipped with its attribute heads, which tag the photo and guide the caption.
+    assert mini.attribute_heads is not None and mini.config.generation.tags_prompt
+    assert mini.predict_attributes_features(features)[0].category in {"top", "dress", "pants", "skirt"}
 
 
 def test_onnx_efficientnet_matches_torch(mini: FashionBlip2, photos: list) -> None:

@@ -259,7 +259,7 @@ def test_itm_and_lm_sub_batches_score_only_the_first_pairs(monkeypatch) -> None:
     seen = {"itm": [], "lm": []}
     itm, lm = model._itm_logits, model._lm_loss
     monkeypatch.setattr(model, "_itm_logits", lambda f, i, m: seen["itm"].append(len(i)) or itm(f, i, m))
-    monkeypatch.setattr(model, "_lm_loss", lambda q, t: seen["lm"].append(len(t)) or lm(q, t))
+    monkeypatch.setattr(model, "_lm_loss", lambda q, t, p: seen["lm"].append(len(t)) or lm(q, t, p))
     out = model({"features": model.image_features(photos()), "texts": TEXTS})
     assert seen == {"itm": [2, 4], "lm": [3]}  # 2 positives, then 2 negative texts + 2 negative images
     out["loss"].backward()
@@ -320,32 +320,58 @@ def test_tiny_random_golden_outputs() -> None:
 
 
 def test_lm_loss_scores_exactly_the_caption_tokens() -> None:
-    """The LM head runs on caption positions only; the loss must equal the LLM's own loss with the soft
-    prompt and text prompt masked out of the labels."""
+    """The LM head runs on text positions only; with a different text prompt per pair, the loss must equal
+    the LLM's own token-weighted loss with the soft prompt and each text prompt masked out of the labels."""
     from fashionlens.model.blip2 import IGNORE_INDEX
     from fashionlens.model.tokenizer import encode_captions
 
     model = create_model("tiny-random").eval()
     texts = ["a red dress", "blue jeans with a zip and five pockets", "a top"]
+    prompts = ["A photo of", "Garment: a pair of blue jeans. Description:", ""]
     with torch.no_grad():
         query_outputs = model._query_outputs(model.image_features(photos(3)))
-        ours = model._lm_loss(query_outputs, texts)
-        prompt = model._prompt_ids(model.config.generation.prompt).expand(3, -1)
-        ids, mask = encode_captions(model.llm_tokenizer, texts, model.config.llm.max_caption_tokens)
-        embeds = torch.cat(
-            [
-                model._soft_prompt(query_outputs),
-                model.llm.get_input_embeddings()(torch.cat([prompt, ids], 1)),
-            ],
-            1,
-        )
-        prefix = embeds.shape[1] - ids.shape[1]
-        labels = torch.cat(
-            [torch.full((3, prefix), IGNORE_INDEX), ids.masked_fill(mask == 0, IGNORE_INDEX)], 1
-        )
-        attention = torch.cat([torch.ones(3, prefix, dtype=torch.long), mask], 1)
-        reference = model.llm(inputs_embeds=embeds, attention_mask=attention, labels=labels).loss
-    assert ours.item() == pytest.approx(reference.item(), rel=1e-6)
+        ours = model._lm_loss(query_outputs, texts, prompts)
+        total, tokens = 0.0, 0
+        for i, (text, prompt) in enumerate(zip(texts, prompts, strict=True)):
+            ids, _ = encode_captions(model.llm_tokenizer, [text], model.config.llm.max_caption_tokens)
+            text_ids = torch.cat([model._prompt_ids(prompt)[None], ids], 1)
+            embeds = torch.cat(
+                [model._soft_prompt(query_outputs[i : i + 1]), model.llm.get_input_embeddings()(text_ids)], 1
+            )
+            labels = torch.cat([torch.full((1, embeds.shape[1] - ids.shape[1]), IGNORE_INDEX), ids], 1)
+            loss = model.llm(inputs_embeds=embeds, labels=labels).loss
+            total, tokens = total + loss.item() * ids.shape[1], tokens + ids.shape[1]
+    assert ours.item() == pytest.approx(total / tokens, rel=1e-5)
+
+
+def test_tagged_captions_name_predicted_tags_and_batch_like_single_images(monkeypatch) -> None:
+    """Per-image prompts of different lengths are left-padded: a batch captions each image as it alone."""
+    from types import SimpleNamespace
+
+    from fashionlens.taxonomy import GarmentAttributes
+
+    model = create_model("tiny-random", generation={"tags_prompt": "Garment: {tags}. Description:"}).eval()
+    kinds = [
+        GarmentAttributes("top", subcategory="t-shirt", color=("red",)),
+        GarmentAttributes("pants", subcategory="cargo pants", color=("khaki",)),
+        GarmentAttributes("dress", subcategory="long dress", color=("navy",)),
+    ]
+    images = photos(3)
+    model.attribute_heads = SimpleNamespace(predict=lambda x: kinds[: len(x)])  # heads: tested on their own
+    seen: list[list[str]] = []
+    prompts = model._prompts
+    monkeypatch.setattr(model, "_prompts", lambda tags, n: seen.append(prompts(tags, n)) or seen[-1])
+    batched = model.caption(images, max_new_tokens=6)
+    assert seen[0] == [
+        "Garment: a red t-shirt. Description:",
+        "Garment: a pair of khaki cargo pants. Description:",
+        "Garment: a navy long dress. Description:",
+    ]
+    model.attribute_heads = SimpleNamespace(predict=lambda x: [kinds[0]])
+    assert batched[0] == model.caption(images[:1], max_new_tokens=6)[0]
+    for i in (1, 2):  # the shorter prompts: left-padded in the batch
+        model.attribute_heads = SimpleNamespace(predict=lambda x, i=i: [kinds[i]])
+        assert batched[i] == model.caption(images[i : i + 1], max_new_tokens=6)[0]
 
 
 def test_caption_feeds_soft_prompt_then_text_prompt_with_greedy_defaults(monkeypatch) -> None:

@@ -31,21 +31,24 @@ from safetensors.torch import save_file
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from fashionlens.captions import tag_phrase
 from fashionlens.images import load_image
 from fashionlens.model import losses
 from fashionlens.model.config import ModelConfig
 from fashionlens.model.feature_cache import FeatureCache, ImageInput, image_key
+from fashionlens.model.heads import HEADS_FILE, AttributeHeads
 from fashionlens.model.hub import cache_dir
 from fashionlens.model.image_encoders import OnnxImageEncoder
 from fashionlens.model.qformer import build_qformer
 from fashionlens.model.tokenizer import (
-    encode_captions,
     encode_prompt,
+    encode_prompted_captions,
     encode_texts,
     end_token_id,
     load_tokenizer,
 )
 from fashionlens.model.transforms import ImageTransform
+from fashionlens.taxonomy import GarmentAttributes
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -77,6 +80,9 @@ class FashionBlip2(nn.Module):
         self.temperature = nn.Parameter(torch.tensor(config.initial_temperature))
         self.transform = ImageTransform.for_encoder(config.image_encoder)
         self._onnx_encoder: OnnxImageEncoder | None = None
+        #: Taxonomy tags from the joint image embedding (auto-tagging, tag-guided captions); loaded with the
+        #: weights where a checkpoint ships them (`factory.load_heads`).
+        self.attribute_heads: AttributeHeads | None = None
 
     # ----------------------------------------------------------------------------------------------- basics
     @property
@@ -133,6 +139,8 @@ class FashionBlip2(nn.Module):
         save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
         config = {**self.config.to_dict(), "checkpoint": "."}
         (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+        if self.attribute_heads is not None:
+            self.attribute_heads.save(directory / HEADS_FILE)
 
     # --------------------------------------------------------------------------------------- image tokens
     @torch.no_grad()
@@ -222,24 +230,41 @@ class FashionBlip2(nn.Module):
     def _prompt_ids(self, prompt: str) -> torch.Tensor:
         return encode_prompt(self.llm_tokenizer, prompt, self.config.llm.prepend_bos).to(self.device)
 
-    def _lm_loss(self, query_outputs: torch.Tensor, captions: Sequence[str]) -> torch.Tensor:
-        """Caption cross-entropy with the projected queries as a soft prompt, then the text prompt; only the
-        caption tokens (and the end token) are scored. The LM head runs on those positions alone: on a
+    def _prompts(self, attributes: Sequence[GarmentAttributes | None] | None, n: int) -> list[str]:
+        """Text prompt per image: the tagged prompt where the config has one and tags are known, else the
+        plain one."""
+        generation = self.config.generation
+        if generation.tags_prompt is None or attributes is None:
+            return [generation.prompt] * n
+        return [
+            generation.prompt if a is None else generation.tags_prompt.format(tags=tag_phrase(a))
+            for a in attributes
+        ]
+
+    def _lm_loss(
+        self, query_outputs: torch.Tensor, captions: Sequence[str], prompts: Sequence[str]
+    ) -> torch.Tensor:
+        """Caption cross-entropy with the projected queries as a soft prompt, then each text prompt; only the
+        caption tokens (and the end token) are scored. The LM head runs on the text positions alone: on a
         49k-token vocabulary it is a large share of a small LLM's cost."""
         soft = self._soft_prompt(query_outputs)
-        n = len(soft)
-        prompt = self._prompt_ids(self.config.generation.prompt).expand(n, -1)
-        ids, mask = encode_captions(self.llm_tokenizer, captions, self.config.llm.max_caption_tokens)
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        embeds = torch.cat([soft, self.llm.get_input_embeddings()(torch.cat([prompt, ids], dim=1))], dim=1)
-        prefix = torch.ones(n, embeds.shape[1] - ids.shape[1], dtype=mask.dtype, device=self.device)
-        # The logit at position t predicts token t + 1: caption token j comes from the position before it.
+        ids, mask, scored = encode_prompted_captions(
+            self.llm_tokenizer,
+            prompts,
+            captions,
+            self.config.llm.max_caption_tokens,
+            self.config.llm.prepend_bos,
+        )
+        ids, mask, scored = ids.to(self.device), mask.to(self.device), scored.to(self.device)
+        embeds = torch.cat([soft, self.llm.get_input_embeddings()(ids)], dim=1)
+        prefix = torch.ones(len(soft), soft.shape[1], dtype=mask.dtype, device=self.device)
+        # The logit at position t predicts token t + 1: text token j comes from the position before it.
         logits = self.llm(
             inputs_embeds=embeds,
             attention_mask=torch.cat([prefix, mask], dim=1),
             logits_to_keep=ids.shape[1] + 1,
         ).logits[:, :-1]
-        targets = ids.masked_fill(mask == 0, IGNORE_INDEX)
+        targets = ids.masked_fill(scored == 0, IGNORE_INDEX)
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
 
     # -------------------------------------------------------------------------------------- training
@@ -247,7 +272,8 @@ class FashionBlip2(nn.Module):
         """Training losses on a batch of matching (image, text) pairs.
 
         batch: "texts" (list[str]) and either "features" (image tokens [N, T, C], e.g. from `image_features`
-        with a cache) or "images" (PIL images or paths). Returns "loss" (the `loss_weights`-weighted sum)
+        with a cache) or "images" (PIL images or paths); optionally "attributes" (labelled tags per pair, or
+        None) for tag-guided captions. Returns "loss" (the `loss_weights`-weighted sum)
         and the unweighted "itc", "itm", "lm" (a loss no nonzero weight needs is skipped and reported as 0).
         """
         features = batch["features"] if "features" in batch else self.image_features(batch["images"])
@@ -281,7 +307,8 @@ class FashionBlip2(nn.Module):
                 terms["itm"] = losses.itm_loss(positive, negative)
         if weights["lm"]:
             n = self.config.lm_batch_size or len(texts)
-            terms["lm"] = self._lm_loss(query_outputs[:n], texts[:n])
+            prompts = self._prompts(batch.get("attributes"), len(texts))
+            terms["lm"] = self._lm_loss(query_outputs[:n], texts[:n], prompts[:n])
         loss = sum(weights[name] * value for name, value in terms.items())
         return {"loss": loss, **terms}
 
@@ -330,30 +357,49 @@ class FashionBlip2(nn.Module):
         )
 
     @torch.no_grad()
+    def predict_attributes_features(self, features: torch.Tensor) -> list[GarmentAttributes]:
+        """Taxonomy tags per image from image tokens [N, T, C], by the attribute heads; raises ValueError for
+        a model without them."""
+        if self.attribute_heads is None:
+            raise ValueError(f"model {self.config.name!r} has no attribute heads")
+        return self.attribute_heads.predict(self.embed_image_features(features))
+
+    @torch.no_grad()
     def caption_features(
         self, features: torch.Tensor, prompt: str | None = None, **generate_kwargs: Any
     ) -> list[str]:
         """One caption per image from image tokens [N, T, C]: greedy decoding by default (`generation` in
-        the config); `generate_kwargs` go to transformers' `generate`, `prompt` replaces the text prompt."""
+        the config); `generate_kwargs` go to transformers' `generate`, `prompt` replaces the text prompt.
+
+        With `generation.tags_prompt` and attribute heads, each image's prompt names its predicted tags.
+        """
         options = dataclasses.asdict(self.config.generation)
-        default_prompt = options.pop("prompt")
-        prompt_ids = self._prompt_ids(default_prompt if prompt is None else prompt)
+        options.pop("prompt"), options.pop("tags_prompt")
         options.update(generate_kwargs)
         end = end_token_id(self.llm_tokenizer)
+        embed = self.llm.get_input_embeddings()
         captions: list[str] = []
         for start in range(0, len(features), self.batch_size):
-            soft = self._soft_prompt(self._query_outputs(features[start : start + self.batch_size]))
-            prompt_embeds = self.llm.get_input_embeddings()(prompt_ids).expand(len(soft), -1, -1)
-            embeds = torch.cat([soft, prompt_embeds], dim=1)
+            chunk = features[start : start + self.batch_size]
+            if prompt is not None:
+                prompts = [prompt] * len(chunk)
+            else:
+                tags = self.predict_attributes_features(chunk) if self.attribute_heads is not None else None
+                prompts = self._prompts(tags, len(chunk))
+            soft = self._soft_prompt(self._query_outputs(chunk))
+            rows = [torch.cat([s, embed(self._prompt_ids(p))]) for s, p in zip(soft, prompts, strict=True)]
+            # Left-padded: generation continues every row from its last position.
+            width = max(len(row) for row in rows)
+            embeds = soft.new_zeros(len(rows), width, soft.shape[-1])
+            mask = torch.zeros(len(rows), width, dtype=torch.long, device=self.device)
+            for i, row in enumerate(rows):
+                embeds[i, width - len(row) :] = row
+                mask[i, width - len(row) :] = 1
             with warnings.catch_warnings():
                 # The repetition penalty applies to the generated tokens only: intended, not worth a warning.
                 warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")
                 generated = self.llm.generate(
-                    inputs_embeds=embeds,
-                    attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long, device=self.device),
-                    eos_token_id=end,
-                    pad_token_id=end,
-                    **options,
+                    inputs_embeds=embeds, attention_mask=mask, eos_token_id=end, pad_token_id=end, **options
                 )
             # One line per caption: an untrained or drifting LLM may emit newlines.
             texts = self.llm_tokenizer.batch_decode(generated, skip_special_tokens=True)

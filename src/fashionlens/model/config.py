@@ -123,6 +123,10 @@ class GenerationConfig:
 
     #: Text after the soft prompt; the caption is what the LLM writes next.
     prompt: str = "A photo of"
+    #: Tag-guided captions (as Tag2Text): where set and the model has attribute heads, this prompt with
+    #: `{tags}` replaced by the predicted tags (`captions.tag_phrase`, "a navy long dress") replaces `prompt`;
+    #: training fills in the labelled tags. Null captions from the image alone.
+    tags_prompt: str | None = None
     max_new_tokens: int = 40
     num_beams: int = 1
     do_sample: bool = False

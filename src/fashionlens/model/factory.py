@@ -12,6 +12,7 @@ and set `"checkpoint": "../weights/NAME"` in `configs/NAME.json` (the path is re
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from torch import nn
 
 from fashionlens.model.blip2 import CONFIG_NAME, WEIGHTS_NAME, FashionBlip2
 from fashionlens.model.config import ModelConfig, load_config
+from fashionlens.model.heads import HEADS_FILE, AttributeHeads
 from fashionlens.model.hub import resolve
 from fashionlens.model.image_encoders import EfficientNetLite0Encoder, build_image_encoder
 from fashionlens.model.llm import build_llm, is_blip2_checkpoint
@@ -69,6 +71,7 @@ def create_model(name_or_path: str | Path, pretrained: bool = True, **overrides:
     model = build_model(config, pretrained=pretrained)
     if pretrained and config.checkpoint is not None:
         load_trainable(model, path.parent / config.checkpoint)
+        load_heads(model, path.parent / config.checkpoint)
     return model
 
 
@@ -113,6 +116,29 @@ def load_trainable(model: FashionBlip2, directory: str | Path) -> None:
             f"(missing {sorted(trainable - set(state))[:5]}, unexpected {sorted(set(state) - trainable)[:5]})"
         )
     model.load_state_dict(state, strict=False)
+
+
+def load_heads(model: FashionBlip2, directory: str | Path) -> None:
+    """Attach the attribute heads saved beside a checkpoint, where there are any and they were fitted on
+    this model's embedding space (a model fine-tuned further must refit them: a warning says so)."""
+    path = Path(directory) / HEADS_FILE
+    if not path.is_file():
+        return
+    heads = AttributeHeads.load(path)
+    was_training = model.training
+    model.eval()  # the probe is embedded without dropout, as when the heads were fitted
+    try:
+        fits = heads.fits(model)
+    finally:
+        model.train(was_training)
+    if fits:
+        model.attribute_heads = heads
+    else:
+        warnings.warn(
+            f"{path}: attribute heads fitted on another embedding space, not loaded; refit them with "
+            "benchmarks/autotag.py --fit-out",
+            stacklevel=2,
+        )
 
 
 def _load_partial(model: nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:

@@ -57,3 +57,29 @@ def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, prepend_bos: 
             raise ValueError(f"prepend_bos is set but tokenizer {tokenizer.name_or_path!r} has no BOS token")
         ids = [tokenizer.bos_token_id, *ids]
     return torch.tensor(ids, dtype=torch.long)
+
+
+def encode_prompted_captions(
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    captions: Sequence[str],
+    max_tokens: int,
+    prepend_bos: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """LM input after the soft prompt: each text prompt then its caption and the end token, right-padded.
+
+    Returns ids, attention mask and caption mask [N, L] (1 on the caption and end tokens: the scored ones).
+    """
+    caption_ids, caption_mask = encode_captions(tokenizer, captions, max_tokens)
+    prompt_ids = {p: encode_prompt(tokenizer, p, prepend_bos) for p in set(prompts)}
+    pairs = zip(prompts, caption_ids, caption_mask, strict=True)
+    rows = [(prompt_ids[p], ids[mask.bool()]) for p, ids, mask in pairs]
+    length = max(len(a) + len(b) for a, b in rows)
+    ids = torch.full((len(rows), length), end_token_id(tokenizer), dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    scored = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, (prompt, caption) in enumerate(rows):
+        ids[i, : len(prompt) + len(caption)] = torch.cat([prompt, caption])
+        mask[i, : len(prompt) + len(caption)] = 1
+        scored[i, len(prompt) : len(prompt) + len(caption)] = 1
+    return ids, mask, scored

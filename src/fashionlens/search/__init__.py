@@ -2,8 +2,8 @@
 
 - `store`: the index directory (SQLite items and filter values, FAISS vectors, meta.json);
 - `where`: the `--where` filter parser (whitelisted fields, parameterised SQL);
-- `heads`: taxonomy attributes for untagged photos from linear heads a model ships (`tagger_for` picks);
-- `autotag`: the zero-shot fallback for models without heads;
+- `autotag`: taxonomy attributes for untagged photos: the model's attribute heads (`fashionlens.model.heads`)
+  where it has them, else zero-shot phrases (`tagger_for` picks);
 - `indexer`: catalogue folder/JSONL -> store, incremental and interruption-safe;
 - `engine`: `SearchEngine`, the query API the CLI and the web server use.
 """

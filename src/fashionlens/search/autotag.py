@@ -14,7 +14,7 @@ then takes, per field, the value whose phrase is most similar to its embedding:
 Phrases use the category, not the subcategory, as their noun: 4 categories x ~80 values is ~360 phrases in
 all, embedded in seconds, where one set per subcategory would be ~3,000. "other" is never predicted: a
 catalogue photo is taken to show a garment. `benchmarks/autotag.py` measures accuracy on the dev photos.
-Indexing uses this only for models that ship no linear heads (`fashionlens.search.heads.tagger_for`).
+Indexing uses this only for models without attribute heads (`tagger_for`; `fashionlens.model.heads`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
 from fashionlens.captions import template_caption
+from fashionlens.model.heads import AttributeHeads, TextEmbedder
 from fashionlens.search.store import replace_atomically
 from fashionlens.taxonomy import (
     CATEGORIES,
@@ -37,10 +38,6 @@ from fashionlens.taxonomy import (
     category_of,
     fields_for,
 )
-
-
-class TextEmbedder(Protocol):
-    def embed_texts(self, texts: list[str]) -> torch.Tensor: ...
 
 
 def _phrase(category: str, **attributes: Any) -> str:
@@ -143,3 +140,11 @@ class ZeroShotTagger:
             value for value, row in zip(details.values, details.rows, strict=True) if scores[row] > plain
         )
         return GarmentAttributes(category, **tags)
+
+
+def tagger_for(model: Any, phrase_file: Path | None = None) -> AttributeHeads | ZeroShotTagger:
+    """The auto-tagger of indexing and `describe`: the model's attribute heads where it has them (fitted on
+    this very model, see `FashionBlip2.attribute_heads`), else zero-shot phrases (`phrase_file` caches their
+    embeddings)."""
+    heads = getattr(model, "attribute_heads", None)
+    return heads if heads is not None else ZeroShotTagger(model, phrase_file)

@@ -34,7 +34,7 @@ from PIL import Image
 from fashionlens.captions import template_caption
 from fashionlens.data.sample import Box
 from fashionlens.images import crop_box, to_rgb
-from fashionlens.search.heads import tagger_for
+from fashionlens.search.autotag import tagger_for
 from fashionlens.search.query_terms import find_terms, rerank
 from fashionlens.search.store import PHRASES_FILE, Store
 from fashionlens.search.where import SearchError, parse_where

@@ -8,7 +8,7 @@ Catalogue formats:
 
 Per item the store gets two embeddings from one pass of the frozen image encoder (the joint image-text one
 and the visual one of `FashionBlip2.visual_embed_features`, for photo-only search), the attributes (the
-catalogue's own tags, else predicted by `heads.tagger_for`), the caption (the catalogue's, else the template
+catalogue's own tags, else predicted by `autotag.tagger_for`), the caption (the catalogue's, else the template
 caption of the attributes: the thesis's "generated" caption, which costs nothing where the model's own
 captioning takes seconds per photo on a CPU), and the catalogue fields.
 
@@ -36,8 +36,7 @@ from fashionlens.captions import NoGarmentError, template_caption
 from fashionlens.data.readers.folder import image_files
 from fashionlens.images import ImageLoadError, content_hash, load_image
 from fashionlens.jsonl import iter_jsonl
-from fashionlens.search.autotag import ZeroShotTagger
-from fashionlens.search.heads import tagger_for
+from fashionlens.search.autotag import ZeroShotTagger, tagger_for
 from fashionlens.search.store import PHRASES_FILE, Store, StoredItem
 from fashionlens.taxonomy import ATTRIBUTE_FIELDS, GarmentAttributes, InvalidAttributeError
 

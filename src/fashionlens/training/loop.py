@@ -135,7 +135,11 @@ def train(
                 (accelerator.process_index + 1) * config.batch_size,
             )
             idx = indices[shard]
-            batch = {"features": features[idx].to(accelerator.device).float(), "texts": texts[shard]}
+            batch = {
+                "features": features[idx].to(accelerator.device).float(),
+                "texts": texts[shard],
+                "attributes": [photos[i].sample.attributes for i in idx],
+            }
             with accelerator.accumulate(model):
                 losses = model(batch)
                 accelerator.backward(losses["loss"])

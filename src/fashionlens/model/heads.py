@@ -1,9 +1,9 @@
-"""Auto-tagging with linear heads: one softmax layer per taxonomy field on a model's joint image embedding.
+"""Attribute heads: one softmax layer per taxonomy field on the model's joint image embedding.
 
-Fitted on the labelled train product photos of ../shared/data/clothing, they beat the zero-shot phrases of
-`fashionlens.search.autotag` on every field measured (`benchmarks/autotag.py`), so a model that ships a heads
-file (`attribute_heads.safetensors` in its weights folder) tags with them; other models fall back to zero-shot
-(`tagger_for`).
+They are part of a model (`FashionBlip2.attribute_heads`, saved beside its weights as `HEADS_FILE`): they
+auto-tag catalogue photos for search filters, and their tags guide the caption (`generation.tags_prompt`).
+Fitted on the labelled train product photos of ../shared/data/clothing (`benchmarks/autotag.py --fit-out`),
+they beat the zero-shot phrases of `fashionlens.search.autotag` on every field measured.
 
 Prediction follows the taxonomy's hierarchy: the category head picks the category, the subcategory head picks
 among that category's subcategories, and the upper-body fields are only predicted for tops and dresses.
@@ -11,8 +11,8 @@ Colour is the top-1 colour (the heads learn the dominant labelled colour). Detai
 no head: they stay empty.
 
 The file holds `{field}.weight` [C, D] and `{field}.bias` [C] per field, the class names per field in its
-metadata, and `probe`: the model's text embedding of `PROBE_PHRASE`, which tells a fine-tuned model (whose
-embedding space moved) from the one the heads were fitted on.
+metadata, and `probe`: the text embedding of `PROBE_PHRASE` by the model the heads were fitted on. A model
+whose embedding space moved since (fine-tuned further) embeds it differently, and `fits` tells so.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fashionlens.search.autotag import TextEmbedder, ZeroShotTagger
 from fashionlens.taxonomy import (
     CATEGORIES,
     SINGLE_FIELDS,
@@ -43,7 +42,15 @@ HEAD_FIELDS: tuple[str, ...] = ("category", *SINGLE_FIELDS[:1], "color", *SINGLE
 PROBE_PHRASE = "A red top."
 #: Embeddings are unit vectors: scaling them lets a weight-decayed linear layer reach confident logits.
 INPUT_SCALE = 10.0
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "model" / "weights"
+
+
+class TextEmbedder(Protocol):
+    def embed_texts(self, texts: list[str]) -> torch.Tensor: ...
+
+
+def probe_embedding(model: TextEmbedder) -> torch.Tensor:
+    """The model's embedding of `PROBE_PHRASE` [D]: a fingerprint of its embedding space."""
+    return torch.as_tensor(model.embed_texts([PROBE_PHRASE]), dtype=torch.float32)[0]
 
 
 def _label(attributes: GarmentAttributes, field: str) -> str | None:
@@ -72,7 +79,9 @@ def fit_head(
 class AttributeHeads:
     """Predicts `GarmentAttributes` from L2-normalised image embeddings [N, D] with per-field linear heads."""
 
-    def __init__(self, heads: dict[str, torch.nn.Linear], classes: dict[str, tuple[str, ...]]) -> None:
+    def __init__(
+        self, heads: dict[str, torch.nn.Linear], classes: dict[str, tuple[str, ...]], probe: torch.Tensor
+    ) -> None:
         missing = {"category", "subcategory"} - set(heads)
         if missing or set(heads) != set(classes):
             raise ValueError(
@@ -80,11 +89,14 @@ class AttributeHeads:
             )
         self.heads = heads
         self.classes = classes
+        self.probe = probe
 
     @classmethod
-    def fit(cls, x: np.ndarray, attributes: Sequence[GarmentAttributes], steps: int = 300) -> AttributeHeads:
-        """Fit every field of `HEAD_FIELDS` on the rows whose label is known (upper-body fields: tops and
-        dresses only); a field no row labels gets no head and is left unknown."""
+    def fit(
+        cls, x: np.ndarray, attributes: Sequence[GarmentAttributes], model: TextEmbedder, steps: int = 300
+    ) -> AttributeHeads:
+        """Fit on `model`'s image embeddings x [N, D]: every field of `HEAD_FIELDS` on the rows whose label
+        is known (upper-body fields: tops and dresses only); a field no row labels gets no head."""
         heads, classes = {}, {}
         for field in HEAD_FIELDS:
             rows = [(i, _label(a, field)) for i, a in enumerate(attributes) if a.category in CATEGORIES]
@@ -94,7 +106,12 @@ class AttributeHeads:
                 heads[field] = fit_head(
                     x[[i for i, _ in rows]], [label for _, label in rows], classes[field], steps
                 )
-        return cls(heads, classes)
+        return cls(heads, classes, probe_embedding(model))
+
+    def fits(self, model: TextEmbedder) -> bool:
+        """Whether `model` embeds as the model the heads were fitted on (same probe embedding)."""
+        embedded = probe_embedding(model)
+        return embedded.shape == self.probe.shape and bool(torch.allclose(embedded, self.probe, atol=1e-4))
 
     def logits(self, embeddings: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
         """Per field, logits [N, C] over `classes[field]`."""
@@ -123,51 +140,27 @@ class AttributeHeads:
             tags[field] = (best(field, category),) if field == "color" else best(field, category)
         return GarmentAttributes(category, **tags)
 
-    def save(self, path: Path, model: TextEmbedder) -> None:
-        """Write the heads with `model`'s probe embedding, so `load` can refuse them for another model."""
+    def save(self, path: Path) -> None:
+        """Write the heads and their probe (see the module docstring)."""
         tensors = {
             f"{field}.{name}": p.detach().contiguous()
             for field, h in self.heads.items()
             for name, p in h.named_parameters()
         }
-        tensors["probe"] = torch.as_tensor(model.embed_texts([PROBE_PHRASE]), dtype=torch.float32)[0]
+        tensors["probe"] = self.probe.contiguous()
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(path), metadata={"classes": json.dumps(self.classes)})
 
     @classmethod
-    def load(cls, path: Path, model: TextEmbedder | None = None) -> AttributeHeads:
-        """Read heads written by `save`; with `model`, raise ValueError unless they were fitted on it."""
+    def load(cls, path: Path) -> AttributeHeads:
+        """Read heads written by `save`."""
         with safe_open(str(path), "pt") as file:
             metadata = file.metadata()
             tensors = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118 (a safetensors handle, not a dict)
         classes = {field: tuple(values) for field, values in json.loads(metadata["classes"]).items()}
-        probe = tensors.pop("probe")
-        if model is not None:
-            embedded = torch.as_tensor(model.embed_texts([PROBE_PHRASE]), dtype=torch.float32)[0]
-            if embedded.shape != probe.shape or not torch.allclose(embedded, probe, atol=1e-4):
-                raise ValueError(f"{path}: attribute heads were fitted on another model")
         heads = {}
         for field, values in classes.items():
             weight = tensors[f"{field}.weight"]
             heads[field] = torch.nn.Linear(weight.shape[1], len(values)).requires_grad_(False)
             heads[field].load_state_dict({"weight": weight, "bias": tensors[f"{field}.bias"]})
-        return cls(heads, classes)
-
-
-def shipped_heads_path(model: Any) -> Path | None:
-    """The heads file shipped next to a registered model's weights, or None when it ships none."""
-    config = getattr(model, "config", None)
-    path = WEIGHTS_DIR / str(getattr(config, "name", "")) / HEADS_FILE
-    return path if config is not None and path.is_file() else None
-
-
-def tagger_for(model: Any, phrase_file: Path | None = None) -> AttributeHeads | ZeroShotTagger:
-    """The auto-tagger indexing and `describe` use: the model's shipped heads when they were fitted on this
-    very model, else zero-shot phrases (`phrase_file` caches their embeddings)."""
-    path = shipped_heads_path(model)
-    if path is not None:
-        try:
-            return AttributeHeads.load(path, model)
-        except ValueError:
-            pass  # fine-tuned away from the shipped weights: the heads no longer fit its embeddings
-    return ZeroShotTagger(model, phrase_file)
+        return cls(heads, classes, tensors["probe"])

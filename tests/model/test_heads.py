@@ -1,5 +1,5 @@
-"""Linear attribute heads: fitting, taxonomy-consistent predictions, the heads file, and which tagger a model
-gets."""
+"""Linear attribute heads: fitting, taxonomy-consistent predictions, the heads file and its probe, loading
+beside a checkpoint, and which tagger a model gets."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from fashionlens.model import get_config
-from fashionlens.search import heads as heads_module
-from fashionlens.search.autotag import ZeroShotTagger
-from fashionlens.search.heads import HEADS_FILE, AttributeHeads, shipped_heads_path, tagger_for
+from fashionlens.model import create_model
+from fashionlens.model.heads import HEADS_FILE, AttributeHeads
+from fashionlens.search.autotag import ZeroShotTagger, tagger_for
 from fashionlens.taxonomy import GarmentAttributes
 
 DIM = 32
@@ -47,7 +47,7 @@ class ProbeModel:
 @pytest.fixture(scope="module")
 def fitted() -> AttributeHeads:
     x, attributes = synthetic(20)
-    return AttributeHeads.fit(x, attributes, steps=100)
+    return AttributeHeads.fit(x, attributes, ProbeModel(), steps=100)
 
 
 def test_fit_learns_a_separable_field_and_predicts_within_the_taxonomy(fitted: AttributeHeads) -> None:
@@ -76,39 +76,45 @@ def test_subcategory_is_restricted_to_the_predicted_category(fitted: AttributeHe
     assert [p.subcategory for p in predicted] == ["t-shirt", "cargo pants", "mini skirt"]  # ... within tops
 
 
-def test_heads_file_round_trip_and_refuses_another_model(fitted: AttributeHeads, tmp_path: Path) -> None:
+def test_heads_file_round_trip_and_probe_tell_the_model(fitted: AttributeHeads, tmp_path: Path) -> None:
     path = tmp_path / HEADS_FILE
-    fitted.save(path, ProbeModel())
-    loaded = AttributeHeads.load(path, ProbeModel())
+    fitted.save(path)
+    loaded = AttributeHeads.load(path)
     x, _ = synthetic(3, seed=2)
     assert loaded.classes == fitted.classes
     assert loaded.predict(x) == fitted.predict(x)
     np.testing.assert_allclose(loaded.logits(x)["fabric"], fitted.logits(x)["fabric"], rtol=1e-6)
-    with pytest.raises(ValueError, match="another model"):
-        AttributeHeads.load(path, ProbeModel(seed=1))
+    assert loaded.fits(ProbeModel())
+    assert not loaded.fits(ProbeModel(seed=1))  # fine-tuned further: its embeddings moved
 
 
-def test_tagger_for_uses_shipped_heads_only_for_the_model_they_were_fitted_on(
-    fitted: AttributeHeads, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(heads_module, "WEIGHTS_DIR", tmp_path)
-    fitted.save(tmp_path / "fashionlens-mini" / HEADS_FILE, ProbeModel())
-    assert isinstance(tagger_for(ProbeModel()), AttributeHeads)
-    assert isinstance(tagger_for(ProbeModel(seed=1)), ZeroShotTagger)  # fine-tuned: its embeddings moved
-    assert isinstance(tagger_for(ProbeModel(name="custom")), ZeroShotTagger)
-
-
-def test_tiny_random_and_models_without_config_fall_back_to_zero_shot() -> None:
-    tiny = SimpleNamespace(config=get_config("tiny-random"))
-    assert shipped_heads_path(tiny) is None
-    assert isinstance(tagger_for(tiny), ZeroShotTagger)
+def test_tagger_for_uses_the_model_heads_else_zero_shot(fitted: AttributeHeads) -> None:
+    assert tagger_for(SimpleNamespace(attribute_heads=fitted)) is fitted
+    assert isinstance(tagger_for(SimpleNamespace(attribute_heads=None)), ZeroShotTagger)
     assert isinstance(tagger_for(SimpleNamespace()), ZeroShotTagger)
 
 
-def test_shipped_heads_predict_valid_attributes() -> None:
-    path = shipped_heads_path(SimpleNamespace(config=get_config("fashionlens-mini")))
-    assert path is not None, "fashionlens-mini ships attribute_heads.safetensors"
-    shipped = AttributeHeads.load(path)
+def test_heads_saved_with_a_checkpoint_load_only_onto_the_same_model(tmp_path: Path) -> None:
+    model = create_model("tiny-random").eval()
+    x, attributes = synthetic(4)
+    x = model.embed_images([Image.new("RGB", (32, 32), (30 * i, 20, 90)) for i in range(len(x))]).numpy()
+    model.attribute_heads = AttributeHeads.fit(x, attributes, model, steps=5)
+    model.save_pretrained(tmp_path / "saved")
+    reloaded = create_model(tmp_path / "saved")
+    assert reloaded.attribute_heads is not None
+    assert reloaded.attribute_heads.predict(x) == model.attribute_heads.predict(x)
+    with torch.no_grad():
+        model.text_projection.weight.mul_(-1.0)  # fine-tuned further: the saved heads no longer fit
+    model.save_pretrained(tmp_path / "moved")
+    (tmp_path / "moved" / HEADS_FILE).write_bytes((tmp_path / "saved" / HEADS_FILE).read_bytes())
+    with pytest.warns(UserWarning, match="another embedding space"):
+        assert create_model(tmp_path / "moved").attribute_heads is None
+
+
+def test_shipped_heads_load_with_fashionlens_mini_config_and_predict_valid_attributes() -> None:
+    shipped = AttributeHeads.load(
+        Path(__file__).resolve().parents[2] / "src/fashionlens/model/weights/fashionlens-mini" / HEADS_FILE
+    )
     x = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
     predicted = shipped.predict(x / np.linalg.norm(x, axis=1, keepdims=True))
     assert all(isinstance(p, GarmentAttributes) and p.subcategory and len(p.color) == 1 for p in predicted)
