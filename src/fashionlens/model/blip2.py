@@ -189,6 +189,10 @@ class FashionBlip2(nn.Module):
             query_embeds=self.embeddings(input_ids=input_ids), query_length=0, attention_mask=attention_mask
         ).last_hidden_state
 
+    def _image_embeddings(self, query_outputs: torch.Tensor) -> torch.Tensor:
+        """THE image embedding [N, D] from query outputs: the one retrieval pooling (module docstring)."""
+        return losses.pool_queries(self._query_embeddings(query_outputs))
+
     def _query_embeddings(self, query_outputs: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.vision_projection(query_outputs), dim=-1)
 
@@ -318,7 +322,7 @@ class FashionBlip2(nn.Module):
         """Retrieval embeddings [N, D] (float32, L2-normalised, CPU) from image tokens [N, T, C]."""
         return self._batched(
             features,
-            lambda chunk: losses.pool_queries(self._query_embeddings(self._query_outputs(chunk))),
+            lambda chunk: self._image_embeddings(self._query_outputs(chunk)),
             self.embed_dim,
         )
 
@@ -380,13 +384,15 @@ class FashionBlip2(nn.Module):
         embed = self.llm.get_input_embeddings()
         captions: list[str] = []
         for start in range(0, len(features), self.batch_size):
-            chunk = features[start : start + self.batch_size]
+            query_outputs = self._query_outputs(features[start : start + self.batch_size])
             if prompt is not None:
-                prompts = [prompt] * len(chunk)
-            else:
-                tags = self.predict_attributes_features(chunk) if self.attribute_heads is not None else None
-                prompts = self._prompts(tags, len(chunk))
-            soft = self._soft_prompt(self._query_outputs(chunk))
+                prompts = [prompt] * len(query_outputs)
+            else:  # the heads tag the same query outputs the soft prompt is made of: one Q-Former pass
+                tags = None
+                if self.attribute_heads is not None:
+                    tags = self.attribute_heads.predict(self._image_embeddings(query_outputs).float().cpu())
+                prompts = self._prompts(tags, len(query_outputs))
+            soft = self._soft_prompt(query_outputs)
             rows = [torch.cat([s, embed(self._prompt_ids(p))]) for s, p in zip(soft, prompts, strict=True)]
             # Left-padded: generation continues every row from its last position.
             width = max(len(row) for row in rows)
