@@ -30,8 +30,10 @@ def main() -> None:
     model = create_model(args.model).eval()
     dev = [s for s in product_photos("dev") if s.attributes][: args.limit]
     start = time.perf_counter()
-    features = model.image_features([s.image for s in dev], cache=FeatureCache(".cache/features"))
-    captions = dict(zip((s.id for s in dev), model.caption_features(features), strict=True))
+    cache = FeatureCache(".cache/features")
+    features = model.image_features([s.image for s in dev], cache=cache)
+    colours = model.tag_colours([s.image for s in dev], cache=cache)
+    captions = dict(zip((s.id for s in dev), model.caption_features(features, colours), strict=True))
     print(f"{len(dev)} captions in {time.perf_counter() - start:.0f} s; e.g.")
     for caption in list(captions.values())[:5]:
         print("  ", caption)

@@ -28,7 +28,7 @@ from fashionlens.data.sample import Sample
 from fashionlens.evaluation.captions import caption_attribute_accuracy, caption_metrics
 from fashionlens.evaluation.retrieval import rank_gallery, retrieval_metrics
 from fashionlens.images import load_image
-from fashionlens.model import create_model
+from fashionlens.model import FashionBlip2, create_model
 from fashionlens.model.feature_cache import FeatureCache
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,25 +102,26 @@ def train_dual(train: Sequence[Sample]) -> None:
 
 @dataclass
 class Retriever:
-    """What a row of the table needs from a model: image features -> vectors, texts -> vectors."""
+    """What a row of the table needs from a model: image features -> vectors, texts -> vectors, and the
+    model that captions (FashionBlip2 variants only)."""
 
     name: str
     embed_features: Callable[[torch.Tensor], torch.Tensor]
     embed_texts: Callable[[list[str]], torch.Tensor] | None
-    caption_features: Callable[[torch.Tensor], list[str]] | None = None
+    captioner: FashionBlip2 | None = None
 
 
 def retriever(key: str) -> Retriever:
     """The model behind one row; trained variants use their final weights (best-by-dev is also saved)."""
     if key in RUNS:
         model = create_model(str(RUNS[key] / "final")).eval()
-        return Retriever(NAMES[key], model.embed_image_features, model.embed_texts, model.caption_features)
+        return Retriever(NAMES[key], model.embed_image_features, model.embed_texts, model)
     if key == "ship":
         model = create_model("fashionlens-mini").eval()
-        return Retriever(NAMES[key], model.embed_image_features, model.embed_texts, model.caption_features)
+        return Retriever(NAMES[key], model.embed_image_features, model.embed_texts, model)
     if key == "c":
         zero = create_model("fashionlens-mini", checkpoint=None).eval()
-        return Retriever(NAMES["c"], zero.embed_image_features, zero.embed_texts, zero.caption_features)
+        return Retriever(NAMES["c"], zero.embed_image_features, zero.embed_texts, zero)
     if key == "d":
         dual = DualEncoder.from_pretrained(OUT / "dual-encoder")
         return Retriever(NAMES["d"], dual.embed_image_features, dual.embed_texts)
@@ -213,8 +214,8 @@ def evaluate_all(variants: Sequence[str]) -> dict:
             ),
             {q: {q.rsplit("-c", 1)[0]} for q in consumer_items},
         )
-        if model.caption_features is not None:
-            row["captions"] = caption_rows(key, model, dev, dev_features)
+        if model.captioner is not None:
+            row["captions"] = caption_rows(key, model.captioner, dev, dev_features, cache)
         results[key] = row
         print(key, json.dumps(row, default=float)[:400])
         OUT.mkdir(parents=True, exist_ok=True)
@@ -243,12 +244,15 @@ def synthetic_pairs(encoder) -> tuple[torch.Tensor, torch.Tensor, list[str], lis
     )
 
 
-def caption_rows(key: str, model: Retriever, dev: Sequence[Sample], features: torch.Tensor) -> dict:
+def caption_rows(
+    key: str, model: FashionBlip2, dev: Sequence[Sample], features: torch.Tensor, cache: FeatureCache
+) -> dict:
+    colours = model.tag_colours([s.image for s in dev], cache)
     predictions = {}
     for start in range(0, len(dev), 32):
-        for sample, text in zip(
-            dev[start : start + 32], model.caption_features(features[start : start + 32]), strict=True
-        ):
+        chunk = slice(start, start + 32)
+        texts = model.caption_features(features[chunk], None if colours is None else colours[chunk])
+        for sample, text in zip(dev[chunk], texts, strict=True):
             predictions[sample.id] = text
     (OUT / f"captions-{key}.jsonl").write_text(
         "".join(json.dumps({"id": i, "caption": c}) + "\n" for i, c in predictions.items())

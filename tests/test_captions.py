@@ -228,10 +228,11 @@ def test_cli_unreadable_input_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.output + missing.output
 
 
-def test_tag_phrase_names_dominant_colour_and_kind_only() -> None:
+def test_tag_phrase_names_up_to_two_main_colours_and_kind_only() -> None:
     attrs = GarmentAttributes(
-        "dress", subcategory="long dress", color=("navy", "white"), fabric="cotton", pattern="stripe"
+        "dress", subcategory="long dress", color=("navy", "white", "red"), fabric="cotton", pattern="stripe"
     )
-    assert tag_phrase(attrs) == "a navy long dress"
+    assert tag_phrase(attrs) == "a navy and white long dress"
+    assert tag_phrase(GarmentAttributes("top", subcategory="shirt", color=("red",))) == "a red shirt"
     assert tag_phrase(GarmentAttributes("pants", subcategory="cargo pants")) == "a pair of cargo pants"
     assert tag_phrase(GarmentAttributes("other")) == "a garment"

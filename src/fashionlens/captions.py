@@ -102,11 +102,12 @@ def template_caption(attrs: GarmentAttributes) -> str:
 
 
 def tag_phrase(attrs: GarmentAttributes) -> str:
-    """The garment's dominant colour and kind as a short noun phrase ("a navy long dress"): the tags a tagged
-    caption prompt hands the LLM (`generation.tags_prompt`); "a garment" for category other."""
+    """The garment's main colours (up to two, as the attribute heads name them) and kind as a short noun
+    phrase ("a navy and white long dress"): the tags a tagged caption prompt hands the LLM
+    (`generation.tags_prompt`); "a garment" for category other."""
     if attrs.category == OTHER:
         return "a garment"
-    core = GarmentAttributes(attrs.category, subcategory=attrs.subcategory, color=attrs.color[:1])
+    core = GarmentAttributes(attrs.category, subcategory=attrs.subcategory, color=attrs.color[:2])
     return template_caption(core)[:-1].lower()
 
 

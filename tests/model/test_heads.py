@@ -12,8 +12,10 @@ import torch
 from PIL import Image
 
 from fashionlens.model import create_model
-from fashionlens.model.heads import HEADS_FILE, AttributeHeads
-from fashionlens.search.autotag import ZeroShotTagger, tagger_for
+from fashionlens.model.colours import HISTOGRAM_SIZE, colour_features
+from fashionlens.model.factory import load_heads
+from fashionlens.model.heads import HEADS_FILE, SECOND_COLOUR_RATIO, AttributeHeads
+from fashionlens.search.autotag import ZeroShotTagger, predict_tags, tagger_for
 from fashionlens.taxonomy import GarmentAttributes
 
 DIM = 32
@@ -115,7 +117,107 @@ def test_shipped_heads_load_with_fashionlens_mini_config_and_predict_valid_attri
     shipped = AttributeHeads.load(
         Path(__file__).resolve().parents[2] / "src/fashionlens/model/weights/fashionlens-mini" / HEADS_FILE
     )
+    assert shipped.colour_fields == ("color", "tone")
     x = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
-    predicted = shipped.predict(x / np.linalg.norm(x, axis=1, keepdims=True))
-    assert all(isinstance(p, GarmentAttributes) and p.subcategory and len(p.color) == 1 for p in predicted)
+    colours = colour_features([Image.new("RGB", (40, 60), (7 * i, 200 - 3 * i, 90)) for i in range(64)])
+    predicted = shipped.predict(x / np.linalg.norm(x, axis=1, keepdims=True), colours)
+    assert all(
+        isinstance(p, GarmentAttributes) and p.subcategory and 1 <= len(p.color) <= 2 for p in predicted
+    )
     assert {p.category for p in predicted} <= {"top", "dress", "pants", "skirt"}
+
+
+# ------------------------------------------------------------------------------------- colour histograms
+SOLIDS = {"red": (200, 20, 20), "khaki": (120, 120, 60), "black": (10, 10, 10)}
+
+
+def solid_photos(attributes: list[GarmentAttributes]) -> list[Image.Image]:
+    return [Image.new("RGB", (24, 36), SOLIDS[a.color[0]]) for a in attributes]
+
+
+@pytest.fixture(scope="module")
+def with_colours() -> tuple[AttributeHeads, list[GarmentAttributes]]:
+    """Heads whose embeddings say nothing (all equal): only the histograms can tell the colours apart."""
+    _, attributes = synthetic(10)
+    x = np.full((len(attributes), DIM), DIM**-0.5, dtype=np.float32)
+    colours = colour_features(solid_photos(attributes)).numpy()
+    return AttributeHeads.fit(x, attributes, ProbeModel(), colours=colours, steps=100), attributes
+
+
+def test_colour_heads_read_the_histograms_and_refuse_to_guess_without_them(
+    with_colours: tuple[AttributeHeads, list[GarmentAttributes]],
+) -> None:
+    heads, attributes = with_colours
+    assert heads.needs_colours and heads.colour_fields == ("color",)  # no tone labelled: no tone head
+    assert heads.heads["color"].in_features == DIM + HISTOGRAM_SIZE
+    assert heads.heads["category"].in_features == DIM
+    x = np.full((3, DIM), DIM**-0.5, dtype=np.float32)
+    photos = solid_photos([attributes[0], attributes[10], attributes[20]])
+    assert [p.color[0] for p in heads.predict(x, colour_features(photos))] == ["red", "khaki", "black"]
+    assert predict_tags(heads, x, photos) == heads.predict(x, colour_features(photos))
+    with pytest.raises(ValueError, match="colour histograms"):
+        heads.predict(x)
+
+
+def test_a_second_colour_is_named_only_when_nearly_as_likely(
+    with_colours: tuple[AttributeHeads, list[GarmentAttributes]],
+) -> None:
+    heads, attributes = with_colours
+    x = np.full((1, DIM), DIM**-0.5, dtype=np.float32)
+    colours = colour_features(solid_photos(attributes[:1]))
+    logits = heads.logits(x, colours)["color"][0]
+    classes = heads.classes["color"]
+    red, runner_up = classes.index("red"), classes.index("navy")
+    bias = heads.heads["color"].bias
+    original = bias.clone()
+    try:  # place navy just above, then just below, the ratio to red
+        for margin, expected in ((0.01, ("red", "navy")), (-0.01, ("red",))):
+            bias.copy_(original)
+            bias[runner_up] += logits[red] - logits[runner_up] + np.log(SECOND_COLOUR_RATIO) + margin
+            assert heads.predict(x, colours)[0].color == expected
+    finally:
+        bias.copy_(original)
+
+
+def test_colour_heads_round_trip_and_reject_another_histogram_recipe(
+    with_colours: tuple[AttributeHeads, list[GarmentAttributes]], tmp_path: Path
+) -> None:
+    heads, attributes = with_colours
+    path = tmp_path / HEADS_FILE
+    heads.save(path)
+    loaded = AttributeHeads.load(path)
+    x = np.full((3, DIM), DIM**-0.5, dtype=np.float32)
+    colours = colour_features(solid_photos(attributes[::10]))
+    assert loaded.colour_fields == heads.colour_fields
+    assert loaded.predict(x, colours) == heads.predict(x, colours)
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), "pt") as file:
+        metadata = {**file.metadata(), "histogram": "hsv-histogram-8x3x3-v0"}
+        tensors = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(ValueError, match="refit"):
+        AttributeHeads.load(path)
+    with pytest.warns(UserWarning, match="not loaded"):  # a checkpoint still loads, without its heads
+        load_heads(create_model("tiny-random"), tmp_path)
+
+
+def test_captions_and_tags_of_a_model_whose_heads_read_colours(tmp_path: Path) -> None:
+    model = create_model("tiny-random").eval()
+    _, attributes = synthetic(3)
+    photos = solid_photos(attributes)
+    x = model.embed_images(photos).numpy()
+    model.attribute_heads = AttributeHeads.fit(
+        x, attributes, model, colours=colour_features(photos).numpy(), steps=5
+    )
+    features = model.image_features(photos)
+    colours = model.tag_colours(photos)
+    assert colours is not None and colours.shape == (len(photos), HISTOGRAM_SIZE)
+    captions = model.caption(photos, max_new_tokens=2)
+    assert model.caption_features(features, colours, max_new_tokens=2) == captions
+    assert model.predict_attributes_features(features, colours) == model.attribute_heads.predict(x, colours)
+    with pytest.raises(ValueError, match="colour histograms"):
+        model.caption_features(features, max_new_tokens=2)
+    model.attribute_heads = None
+    assert model.tag_colours(photos) is None

@@ -14,6 +14,7 @@ from tiny_configs import TINY_OPT
 from fashionlens.model import FeatureCache, ModelConfig, create_model, get_config, list_models
 from fashionlens.model.factory import build_model
 from fashionlens.model.lora import QFORMER_PREFIXES
+from fashionlens.taxonomy import GarmentAttributes
 
 TEXTS = ["a red cotton dress", "a blue denim shirt", "black slim pants", "a white pleated skirt"]
 OFFLINE_CONFIGS = {
@@ -344,34 +345,67 @@ def test_lm_loss_scores_exactly_the_caption_tokens() -> None:
     assert ours.item() == pytest.approx(total / tokens, rel=1e-5)
 
 
-def test_tagged_captions_name_predicted_tags_and_batch_like_single_images(monkeypatch) -> None:
-    """Per-image prompts of different lengths are left-padded: a batch captions each image as it alone."""
+TAGGED = {"tags_prompt": "Garment: {tags}. Description:"}
+
+
+def fake_heads(kinds: list) -> object:
+    """Attribute heads that tag the i-th image of a call as kinds[i] (the heads are tested on their own)."""
     from types import SimpleNamespace
 
-    from fashionlens.taxonomy import GarmentAttributes
+    return SimpleNamespace(predict=lambda x, colours: kinds[: len(x)], needs_colours=False)
 
-    model = create_model("tiny-random", generation={"tags_prompt": "Garment: {tags}. Description:"}).eval()
-    kinds = [
-        GarmentAttributes("top", subcategory="t-shirt", color=("red",)),
-        GarmentAttributes("pants", subcategory="cargo pants", color=("khaki",)),
-        GarmentAttributes("dress", subcategory="long dress", color=("navy",)),
-    ]
+
+KINDS = [
+    GarmentAttributes("top", subcategory="t-shirt", color=("red",)),
+    GarmentAttributes("pants", subcategory="cargo pants", color=("khaki", "white")),
+    GarmentAttributes("dress", subcategory="long dress", color=("navy",)),
+]
+
+
+def test_tagged_captions_name_predicted_tags_and_batch_like_single_images(monkeypatch) -> None:
+    """Per-image prompts of different lengths are left-padded: a batch captions each image as it alone."""
+    model = create_model("tiny-random", generation=TAGGED).eval()
     images = photos(3)
-    model.attribute_heads = SimpleNamespace(predict=lambda x: kinds[: len(x)])  # heads: tested on their own
+    model.attribute_heads = fake_heads(KINDS)
     seen: list[list[str]] = []
     prompts = model._prompts
     monkeypatch.setattr(model, "_prompts", lambda tags, n: seen.append(prompts(tags, n)) or seen[-1])
     batched = model.caption(images, max_new_tokens=6)
     assert seen[0] == [
         "Garment: a red t-shirt. Description:",
-        "Garment: a pair of khaki cargo pants. Description:",
+        "Garment: a pair of khaki and white cargo pants. Description:",
         "Garment: a navy long dress. Description:",
     ]
-    model.attribute_heads = SimpleNamespace(predict=lambda x: [kinds[0]])
-    assert batched[0] == model.caption(images[:1], max_new_tokens=6)[0]
-    for i in (1, 2):  # the shorter prompts: left-padded in the batch
-        model.attribute_heads = SimpleNamespace(predict=lambda x, i=i: [kinds[i]])
+    for i in range(3):  # the shorter prompts: left-padded in the batch
+        model.attribute_heads = fake_heads(KINDS[i : i + 1])
         assert batched[i] == model.caption(images[i : i + 1], max_new_tokens=6)[0]
+
+
+def test_captions_can_start_with_the_predicted_tags_and_the_llm_continues_them(monkeypatch) -> None:
+    model = create_model("tiny-random", generation={**TAGGED, "start_with_tags": True}).eval()
+    model.attribute_heads = fake_heads(KINDS)
+    red = model.llm_tokenizer.convert_tokens_to_ids("red")
+    calls = []
+
+    def fake_generate(**kwargs):
+        calls.append(kwargs)
+        return torch.tensor([[red, red]] * len(kwargs["inputs_embeds"]))
+
+    monkeypatch.setattr(model.llm, "generate", fake_generate)
+    captions = model.caption(photos(3))
+    tokenizer = model.llm_tokenizer
+    starts = ["A red t-shirt", "A pair of khaki and white cargo pants", "A navy long dress"]
+    for caption, start in zip(captions, starts, strict=True):
+        ids = tokenizer(f"{start} red red", add_special_tokens=False)["input_ids"]
+        assert caption == tokenizer.decode(ids)  # the tiny tokenizer lower-cases
+    # The start is fed after the prompt: the first row ends with "Description:" then the start's tokens.
+    prompt = len(tokenizer("Garment: a red t-shirt. Description:", add_special_tokens=False)["input_ids"])
+    start = len(tokenizer("A red t-shirt", add_special_tokens=False)["input_ids"])
+    assert int(calls[0]["attention_mask"][0].sum()) == 32 + prompt + start
+    plain = create_model("tiny-random", generation=TAGGED).eval()  # without the flag: captions start freely
+    plain.attribute_heads = fake_heads(KINDS)
+    monkeypatch.setattr(plain.llm, "generate", fake_generate)
+    assert plain.caption(photos(1)) == ["red red"]
 
 
 def test_caption_feeds_soft_prompt_then_text_prompt_with_greedy_defaults(monkeypatch) -> None:

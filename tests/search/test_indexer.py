@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from search_helpers import ITEMS, solid
 
+from fashionlens.model.colours import colour_features
+from fashionlens.model.heads import AttributeHeads
 from fashionlens.search.engine import SearchEngine
 from fashionlens.search.indexer import index_catalogue, read_catalogue
 from fashionlens.search.store import Store
+from fashionlens.taxonomy import GarmentAttributes
 
 
 def test_folder_catalogue_ids_are_relative_paths_without_extension(photo_folder: Path) -> None:
@@ -194,3 +197,28 @@ def test_tiny_random_end_to_end_on_the_synthetic_catalogue(tmp_path: Path) -> No
     assert shop["caption"] == records[0]["caption"] and shop["item_id"] == records[0]["item_id"]
     described = engine.describe(solid("blue"))
     assert described["caption"].endswith(".") and described["attributes"]["category"] != "other"
+
+
+def test_heads_that_read_colour_histograms_tag_new_and_refreshed_items(
+    catalogue: Path, color_model, tmp_path: Path
+) -> None:
+    kinds = {"top": "t-shirt", "pants": "slacks", "dress": "long dress", "skirt": "mini skirt"}
+    photos = [solid(color) for _, _, color, _ in ITEMS]
+    tags = [GarmentAttributes(c, subcategory=kinds[c], color=(color,)) for _, c, color, _ in ITEMS]
+    x = color_model.embed_image_features(color_model.image_features(photos)).numpy()
+    colours = colour_features(photos).numpy()
+    color_model.attribute_heads = AttributeHeads.fit(x, tags, color_model, colours=colours, steps=100)
+    assert color_model.attribute_heads.needs_colours
+    records = [json.loads(line) for line in catalogue.read_text().splitlines()]
+    for record in records:  # untagged: every item is auto-tagged by the heads
+        record.pop("category"), record.pop("color")
+    catalogue.write_text("".join(json.dumps(r) + "\n" for r in records))
+    db = tmp_path / "db"
+    index_catalogue(catalogue, db, color_model, "color", progress=False)
+    records[0]["price"] = 1.0  # an edited line: re-tagged from the stored embedding and the photo's colours
+    catalogue.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert index_catalogue(catalogue, db, color_model, "color", progress=False).refreshed == 1
+    engine = SearchEngine.open(db, model=color_model)
+    for item_id, _, color, _ in ITEMS:
+        assert engine.get(item_id)["attributes"]["color"][0] == color
+    assert engine.describe(solid("navy"))["attributes"]["color"][0] == "navy"

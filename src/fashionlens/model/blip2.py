@@ -34,6 +34,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from fashionlens.captions import tag_phrase
 from fashionlens.images import load_image
 from fashionlens.model import losses
+from fashionlens.model.colours import colour_features
 from fashionlens.model.config import ModelConfig
 from fashionlens.model.feature_cache import FeatureCache, ImageInput, image_key
 from fashionlens.model.heads import HEADS_FILE, AttributeHeads
@@ -361,39 +362,69 @@ class FashionBlip2(nn.Module):
         )
 
     @torch.no_grad()
-    def predict_attributes_features(self, features: torch.Tensor) -> list[GarmentAttributes]:
-        """Taxonomy tags per image from image tokens [N, T, C], by the attribute heads; raises ValueError for
-        a model without them."""
+    def predict_attributes_features(
+        self, features: torch.Tensor, colours: torch.Tensor | None = None
+    ) -> list[GarmentAttributes]:
+        """Taxonomy tags per image from image tokens [N, T, C] and, for heads that read them, colour
+        histograms [N, B] (`colours.colour_features`); raises ValueError for a model without heads."""
         if self.attribute_heads is None:
             raise ValueError(f"model {self.config.name!r} has no attribute heads")
-        return self.attribute_heads.predict(self.embed_image_features(features))
+        return self.attribute_heads.predict(self.embed_image_features(features), colours)
+
+    def tag_colours(
+        self, images: Sequence[ImageInput], cache: FeatureCache | None = None
+    ) -> torch.Tensor | None:
+        """The colour histograms [N, B] of images where the attribute heads read them, else None: the
+        `colours` argument of `caption_features` and `predict_attributes_features`."""
+        heads = self.attribute_heads
+        return colour_features(images, cache) if heads is not None and heads.needs_colours else None
 
     @torch.no_grad()
     def caption_features(
-        self, features: torch.Tensor, prompt: str | None = None, **generate_kwargs: Any
+        self,
+        features: torch.Tensor,
+        colours: torch.Tensor | None = None,
+        prompt: str | None = None,
+        **generate_kwargs: Any,
     ) -> list[str]:
         """One caption per image from image tokens [N, T, C]: greedy decoding by default (`generation` in
         the config); `generate_kwargs` go to transformers' `generate`, `prompt` replaces the text prompt.
 
-        With `generation.tags_prompt` and attribute heads, each image's prompt names its predicted tags.
+        With `generation.tags_prompt` and attribute heads, each image's prompt names its predicted tags (and
+        with `generation.start_with_tags` the caption starts with them); heads that read colour histograms
+        need `colours` [N, B] (`tag_colours`), else this raises ValueError.
         """
         options = dataclasses.asdict(self.config.generation)
-        options.pop("prompt"), options.pop("tags_prompt")
+        options.pop("prompt"), options.pop("tags_prompt"), options.pop("start_with_tags")
         options.update(generate_kwargs)
         end = end_token_id(self.llm_tokenizer)
         embed = self.llm.get_input_embeddings()
         captions: list[str] = []
         for start in range(0, len(features), self.batch_size):
             query_outputs = self._query_outputs(features[start : start + self.batch_size])
+            starts = [""] * len(query_outputs)
             if prompt is not None:
                 prompts = [prompt] * len(query_outputs)
             else:  # the heads tag the same query outputs the soft prompt is made of: one Q-Former pass
                 tags = None
                 if self.attribute_heads is not None:
-                    tags = self.attribute_heads.predict(self._image_embeddings(query_outputs).float().cpu())
+                    chunk = None if colours is None else colours[start : start + self.batch_size]
+                    tags = self.attribute_heads.predict(
+                        self._image_embeddings(query_outputs).float().cpu(), chunk
+                    )
                 prompts = self._prompts(tags, len(query_outputs))
+                if self.config.generation.start_with_tags and tags is not None:
+                    starts = [tag_phrase(a)[:1].upper() + tag_phrase(a)[1:] for a in tags]
+            # The caption's start is tokenised as in training, where the caption follows the prompt.
+            start_ids = [
+                torch.tensor(self.llm_tokenizer(s, add_special_tokens=False)["input_ids"], dtype=torch.long)
+                for s in starts
+            ]
             soft = self._soft_prompt(query_outputs)
-            rows = [torch.cat([s, embed(self._prompt_ids(p))]) for s, p in zip(soft, prompts, strict=True)]
+            rows = [
+                torch.cat([s, embed(self._prompt_ids(p)), embed(ids.to(self.device))])
+                for s, p, ids in zip(soft, prompts, start_ids, strict=True)
+            ]
             # Left-padded: generation continues every row from its last position.
             width = max(len(row) for row in rows)
             embeds = soft.new_zeros(len(rows), width, soft.shape[-1])
@@ -408,7 +439,10 @@ class FashionBlip2(nn.Module):
                     inputs_embeds=embeds, attention_mask=mask, eos_token_id=end, pad_token_id=end, **options
                 )
             # One line per caption: an untrained or drifting LLM may emit newlines.
-            texts = self.llm_tokenizer.batch_decode(generated, skip_special_tokens=True)
+            texts = self.llm_tokenizer.batch_decode(
+                [torch.cat([ids, row.cpu()]) for ids, row in zip(start_ids, generated, strict=True)],
+                skip_special_tokens=True,
+            )
             captions += [" ".join(text.split()) for text in texts]
         return captions
 
@@ -417,7 +451,8 @@ class FashionBlip2(nn.Module):
         self, images: Sequence[ImageInput], cache: FeatureCache | None = None, **generate_kwargs: Any
     ) -> list[str]:
         """One caption per PIL image or path (see `caption_features`)."""
-        return self.caption_features(self.image_features(images, cache), **generate_kwargs)
+        colours = self.tag_colours(images, cache)
+        return self.caption_features(self.image_features(images, cache), colours, **generate_kwargs)
 
     def _batched(
         self, items: Sequence[Any], encode: Callable[[Any], torch.Tensor], width: int

@@ -127,6 +127,10 @@ class GenerationConfig:
     #: `{tags}` replaced by the predicted tags (`captions.tag_phrase`, "a navy long dress") replaces `prompt`;
     #: training fills in the labelled tags. Null captions from the image alone.
     tags_prompt: str | None = None
+    #: With `tags_prompt` at inference: the caption begins with the predicted tags ("A navy long dress") and
+    #: the LLM continues it. The small LLM reads tags well for colour but drifts on the garment ("mini dress"
+    #: tags, "A red mini skirt ..." caption); starting with them makes the caption name what the heads saw.
+    start_with_tags: bool = False
     max_new_tokens: int = 40
     num_beams: int = 1
     do_sample: bool = False

@@ -120,11 +120,15 @@ def load_trainable(model: FashionBlip2, directory: str | Path) -> None:
 
 def load_heads(model: FashionBlip2, directory: str | Path) -> None:
     """Attach the attribute heads saved beside a checkpoint, where there are any and they were fitted on
-    this model's embedding space (a model fine-tuned further must refit them: a warning says so)."""
+    this model's embedding space and this version's colour histograms (else a warning says to refit them)."""
     path = Path(directory) / HEADS_FILE
     if not path.is_file():
         return
-    heads = AttributeHeads.load(path)
+    try:
+        heads = AttributeHeads.load(path)
+    except ValueError as error:  # another histogram recipe
+        warnings.warn(f"attribute heads not loaded: {error}", stacklevel=2)
+        return
     was_training = model.training
     model.eval()  # the probe is embedded without dropout, as when the heads were fitted
     try:

@@ -20,6 +20,7 @@ Indexing uses this only for models without attribute heads (`tagger_for`; `fashi
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ import numpy as np
 import torch
 
 from fashionlens.captions import template_caption
+from fashionlens.model.colours import colour_features
+from fashionlens.model.feature_cache import ImageInput
 from fashionlens.model.heads import AttributeHeads, TextEmbedder
 from fashionlens.search.store import replace_atomically
 from fashionlens.taxonomy import (
@@ -115,8 +118,11 @@ class ZeroShotTagger:
 
         replace_atomically(path, write)
 
-    def predict(self, embeddings: np.ndarray | torch.Tensor) -> list[GarmentAttributes]:
-        """One attributes record per image embedding row [N, D]."""
+    def predict(
+        self, embeddings: np.ndarray | torch.Tensor, colours: np.ndarray | torch.Tensor | None = None
+    ) -> list[GarmentAttributes]:
+        """One attributes record per image embedding row [N, D] (phrases read no colour histograms:
+        `colours` is accepted for the tagger interface and unused)."""
         _, phrase_embeddings, choices = self._phrase_table()
         scores = np.asarray(embeddings, dtype=np.float32) @ phrase_embeddings.T  # [N, P]
         return [self._tags(row, choices) for row in scores]
@@ -148,3 +154,12 @@ def tagger_for(model: Any, phrase_file: Path | None = None) -> AttributeHeads | 
     embeddings)."""
     heads = getattr(model, "attribute_heads", None)
     return heads if heads is not None else ZeroShotTagger(model, phrase_file)
+
+
+def predict_tags(
+    tagger: AttributeHeads | ZeroShotTagger, embeddings: np.ndarray, images: Sequence[ImageInput]
+) -> list[GarmentAttributes]:
+    """Tags of `images` (PIL images or paths) embedded as `embeddings` [N, D]: heads that read colour
+    histograms get the images' histograms, computed here."""
+    needs = isinstance(tagger, AttributeHeads) and tagger.needs_colours
+    return tagger.predict(embeddings, colour_features(images) if needs else None)

@@ -34,7 +34,7 @@ from PIL import Image
 from fashionlens.captions import template_caption
 from fashionlens.data.sample import Box
 from fashionlens.images import crop_box, to_rgb
-from fashionlens.search.autotag import tagger_for
+from fashionlens.search.autotag import predict_tags, tagger_for
 from fashionlens.search.query_terms import find_terms, rerank
 from fashionlens.search.store import PHRASES_FILE, Store
 from fashionlens.search.where import SearchError, parse_where
@@ -253,8 +253,9 @@ class SearchEngine:
         """`{"caption", "attributes"}` of a photo as indexing would store them: the auto-tagged attributes and
         their template caption."""
         with self._model_lock:
-            vector = np.asarray(self.model.embed_images([to_rgb(image)]), dtype=np.float32)
-            attributes = self.tagger.predict(vector)[0]
+            image = to_rgb(image)
+            vector = np.asarray(self.model.embed_images([image]), dtype=np.float32)
+            attributes = predict_tags(self.tagger, vector, [image])[0]
         return {"caption": template_caption(attributes), "attributes": attributes.to_record()}
 
     def get(self, item_id: str) -> dict[str, Any] | None:
