@@ -51,13 +51,13 @@ def embed(model, samples: Sequence[Sample], cache: FeatureCache | None, batch: i
     return np.concatenate(chunks)
 
 
-COLUMNS = ("category", "subcat.", "colour", "colour∈", "any∈", "precision", "two")
+COLUMNS = ("category", "subcat.", "colour", "colour∈", "any∈", "precision", "two", "tone")
 
 
 def scores(predicted: Sequence[GarmentAttributes], truth: Sequence[GarmentAttributes]) -> list[float]:
     """Per `COLUMNS`: category and subcategory accuracy; the first predicted colour = the dominant labelled
     one, or any labelled one; any predicted colour labelled; the share of predicted colours that are
-    labelled; the share of photos given two colours."""
+    labelled; the share of photos given two colours; tone accuracy (garments with a tone label)."""
     rows = list(zip(predicted, truth, strict=True))
     named = [(c, t) for p, t in rows for c in p.color]
     return [
@@ -68,6 +68,7 @@ def scores(predicted: Sequence[GarmentAttributes], truth: Sequence[GarmentAttrib
         float(np.mean([not set(p.color).isdisjoint(t.color) for p, t in rows])),
         float(np.mean([c in t.color for c, t in named])),
         float(np.mean([len(p.color) > 1 for p, _ in rows])),
+        float(np.mean([p.tone == t.tone for p, t in rows if t.tone is not None])),
     ]
 
 
@@ -102,11 +103,11 @@ def main() -> None:
         fitted.save(args.fit_out)
         print(f"wrote {args.fit_out}")
 
-    category, subcategory, colour = (
+    category, subcategory, colour, tone = (
         Counter(getattr(t, name) if name != "color" else t.color[0] for t in train_tags).most_common(1)[0][0]
-        for name in ("category", "subcategory", "color")
+        for name in ("category", "subcategory", "color", "tone")
     )
-    majority = GarmentAttributes(category, subcategory=subcategory, color=(colour,))
+    majority = GarmentAttributes(category, subcategory=subcategory, color=(colour,), tone=tone)
     print(f"\nmodel {args.model}: {len(dev)} dev product photos, heads fitted on {len(train)} train photos")
     print(f"{'method':<22} | " + " | ".join(f"{name:>9}" for name in COLUMNS))
     print("-" * (25 + 12 * len(COLUMNS)))
@@ -122,7 +123,7 @@ def main() -> None:
     print(
         "colour: the first predicted colour is the dominant labelled one; colour∈: it is any labelled one;\n"
         "any∈: some predicted colour is labelled; precision: predicted colours that are labelled;\n"
-        f"two: photos given two colours. In {seconds:.0f} s"
+        f"two: photos given two colours; tone: accuracy on tone-labelled garments. In {seconds:.0f} s"
     )
 
 

@@ -14,8 +14,8 @@ navy and white striped shirt). Details are multi-valued and have no head: they s
 
 Heads fitted with colour histograms (`fashionlens.model.colours`) read, for colour and tone
 (`COLOUR_FIELDS`), the embedding and the photo's histogram side by side: the embedding keeps the garment's
-kind far better than its hue (dev: a labelled colour named 48.9 % -> 68.6 %, `benchmarks/autotag.py`; tone
-75.7 % -> 80.5 %, majority class 73.9 %, measured once with the same fit on the same splits).
+kind far better than its hue (dev, `benchmarks/autotag.py`: a labelled colour named 48.9 % -> 68.6 %; tone
+75.7 % -> 80.5 %, where the majority class scores 73.9 %).
 
 The file holds `{field}.weight` [C, D (+ B)] and `{field}.bias` [C] per field; in its metadata the class
 names per field, the fields that read histograms and the histogram recipe; and `probe`: the text embedding
