@@ -425,3 +425,23 @@ def test_caption_feeds_soft_prompt_then_text_prompt_with_greedy_defaults(monkeyp
     assert custom["inputs_embeds"].shape[1] == 32 + n_prompt
     assert "prompt" not in custom
     assert (default["do_sample"], default["num_beams"], default["max_new_tokens"]) == (False, 1, 8)
+    assert (default["repetition_penalty"], default["no_repeat_ngram_size"]) == (1.2, 0)
+
+
+def test_no_repeat_ngram_size_reaches_generation_without_warnings() -> None:
+    """A random tiny LLM repeats itself; with the option no token bigram of the caption comes twice."""
+    import itertools
+    import warnings
+
+    options = {"repetition_penalty": 1.0, "max_new_tokens": 16}
+    tokenizer = create_model("tiny-random").llm_tokenizer
+    bigrams = {}
+    for size in (0, 2):
+        model = create_model("tiny-random", generation={**options, "no_repeat_ngram_size": size}).eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the notice about penalties and inputs_embeds is silenced
+            captions = model.caption(photos(4))
+        ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in captions]
+        bigrams[size] = [len(i) - 1 - len(set(itertools.pairwise(i))) for i in ids if i]
+    assert sum(bigrams[0]) > 0  # the check can fail: unconstrained captions do repeat
+    assert bigrams[2] == [0] * len(bigrams[2]) and bigrams[2]

@@ -433,8 +433,9 @@ class FashionBlip2(nn.Module):
                 embeds[i, width - len(row) :] = row
                 mask[i, width - len(row) :] = 1
             with warnings.catch_warnings():
-                # The repetition penalty applies to the generated tokens only: intended, not worth a warning.
-                warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")
+                # The penalties apply to the generated tokens only: intended, not worth a warning.
+                for option in ("repetition_penalty", "no_repeat_ngram_size"):
+                    warnings.filterwarnings("ignore", message=f"Passing `{option}` with `inputs_embeds`")
                 generated = self.llm.generate(
                     inputs_embeds=embeds, attention_mask=mask, eos_token_id=end, pad_token_id=end, **options
                 )
