@@ -352,7 +352,7 @@ def fake_heads(kinds: list) -> object:
     """Attribute heads that tag the i-th image of a call as kinds[i] (the heads are tested on their own)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(predict=lambda x, colours: kinds[: len(x)], needs_colours=False)
+    return SimpleNamespace(predict=lambda x, colours: kinds[: len(x)], colours_for=lambda images, cache: None)
 
 
 KINDS = [

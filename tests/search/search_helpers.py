@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from fashionlens.data.synthetic import COLOR_RGB
-from fashionlens.images import load_image
+from fashionlens.model.feature_cache import as_image
 
 PALETTE = np.array(list(COLOR_RGB.values()), dtype=np.float32)
 NAMES = list(COLOR_RGB)
@@ -68,7 +68,7 @@ class ColorModel:
         self.images_embedded += len(images)
         means = []
         for image in images:
-            image = image if isinstance(image, Image.Image) else load_image(image)
+            image = as_image(image)
             w, h = image.size
             centre = np.asarray(image.crop((w // 4, h // 4, w - w // 4, h - h // 4)), dtype=np.float32)
             means.append(centre.reshape(-1, 3).mean(0))

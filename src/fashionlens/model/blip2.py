@@ -26,17 +26,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from fashionlens.captions import tag_phrase
-from fashionlens.images import load_image
 from fashionlens.model import losses
-from fashionlens.model.colours import colour_features
 from fashionlens.model.config import ModelConfig
-from fashionlens.model.feature_cache import FeatureCache, ImageInput, image_key
+from fashionlens.model.feature_cache import FeatureCache, ImageInput, cached_rows
 from fashionlens.model.heads import HEADS_FILE, AttributeHeads
 from fashionlens.model.hub import cache_dir
 from fashionlens.model.image_encoders import OnnxImageEncoder
@@ -151,19 +148,13 @@ class FashionBlip2(nn.Module):
         With a cache, known images are read from it and new ones are computed and stored; cached values are
         float16, so with a cache every returned value is float16-rounded (hits and misses alike).
         """
-        keys = [image_key(image) for image in images] if cache is not None else []
-        found: list[torch.Tensor | None] = (
-            [cache.get(self.encoder_id, key) for key in keys] if cache is not None else [None] * len(images)
+        found = cached_rows(
+            cache,
+            self.encoder_id,
+            images,
+            lambda batch: self._encode_pixels(self.transform.batch(batch)),
+            self.batch_size,
         )
-        missing = [i for i, tokens in enumerate(found) if tokens is None]
-        for start in range(0, len(missing), self.batch_size):
-            chunk = missing[start : start + self.batch_size]
-            pixels = self.transform.batch([_as_image(images[i]) for i in chunk])
-            for i, tokens in zip(chunk, self._encode_pixels(pixels), strict=True):
-                if cache is not None:
-                    cache.put(self.encoder_id, keys[i], tokens)
-                    tokens = tokens.half().float()
-                found[i] = tokens
         return torch.stack(found) if found else torch.empty(0, 0, self.config.image_encoder.token_dim)
 
     def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -376,8 +367,7 @@ class FashionBlip2(nn.Module):
     ) -> torch.Tensor | None:
         """The colour histograms [N, B] of images where the attribute heads read them, else None: the
         `colours` argument of `caption_features` and `predict_attributes_features`."""
-        heads = self.attribute_heads
-        return colour_features(images, cache) if heads is not None and heads.needs_colours else None
+        return None if self.attribute_heads is None else self.attribute_heads.colours_for(images, cache)
 
     @torch.no_grad()
     def caption_features(
@@ -414,7 +404,7 @@ class FashionBlip2(nn.Module):
                     )
                 prompts = self._prompts(tags, len(query_outputs))
                 if self.config.generation.start_with_tags and tags is not None:
-                    starts = [tag_phrase(a)[:1].upper() + tag_phrase(a)[1:] for a in tags]
+                    starts = [phrase[:1].upper() + phrase[1:] for phrase in map(tag_phrase, tags)]
             # The caption's start is tokenised as in training, where the caption follows the prompt.
             start_ids = [
                 torch.tensor(self.llm_tokenizer(s, add_special_tokens=False)["input_ids"], dtype=torch.long)
@@ -463,7 +453,3 @@ class FashionBlip2(nn.Module):
             for i in range(0, len(items), self.batch_size)
         ]
         return torch.cat(chunks) if chunks else torch.empty(0, width)
-
-
-def _as_image(image: ImageInput) -> Image.Image:
-    return image if isinstance(image, Image.Image) else load_image(image)

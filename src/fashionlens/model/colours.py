@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fashionlens.images import load_image
-from fashionlens.model.feature_cache import FeatureCache, ImageInput, image_key
+from fashionlens.model.feature_cache import FeatureCache, ImageInput, cached_rows
 
 HUE_BINS, SATURATION_BINS, VALUE_BINS = 12, 4, 4
 HISTOGRAM_SIZE = HUE_BINS * SATURATION_BINS * VALUE_BINS
@@ -49,16 +48,12 @@ def colour_histogram(image: Image.Image) -> np.ndarray:
 
 def colour_features(images: Sequence[ImageInput], cache: FeatureCache | None = None) -> torch.Tensor:
     """Colour histograms [N, HISTOGRAM_SIZE] (float32) of PIL images or paths; with a cache, read from and
-    stored in it beside the image tokens (as float16, so cached values are float16-rounded)."""
-    rows = []
-    for image in images:
-        key = image_key(image) if cache is not None else ""
-        row = cache.get(HISTOGRAM_ID, key) if cache is not None else None
-        if row is None:
-            picture = image if isinstance(image, Image.Image) else load_image(image)
-            row = torch.from_numpy(colour_histogram(picture))[None]
-            if cache is not None:
-                cache.put(HISTOGRAM_ID, key, row)
-                row = row.half().float()
-        rows.append(row[0])
-    return torch.stack(rows) if rows else torch.empty(0, HISTOGRAM_SIZE)
+    stored in it beside the image tokens, as one token [1, HISTOGRAM_SIZE] each (float16-rounded)."""
+    rows = cached_rows(
+        cache,
+        HISTOGRAM_ID,
+        images,
+        lambda batch: [torch.from_numpy(colour_histogram(image))[None] for image in batch],
+        batch_size=64,
+    )
+    return torch.stack([row[0] for row in rows]) if rows else torch.empty(0, HISTOGRAM_SIZE)

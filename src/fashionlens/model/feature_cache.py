@@ -9,15 +9,21 @@ float16 .npy file per image (atomic writes, so parallel workers and interrupted 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from fashionlens.images import content_hash
+from fashionlens.images import content_hash, load_image
 
 ImageInput = Image.Image | str | os.PathLike[str]
+
+
+def as_image(image: ImageInput) -> Image.Image:
+    """A PIL image as is; a path decoded (`load_image`)."""
+    return image if isinstance(image, Image.Image) else load_image(image)
 
 
 def image_key(image: ImageInput) -> str:
@@ -56,3 +62,28 @@ class FeatureCache:
         partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
         np.save(partial, tokens.detach().to(torch.float16).cpu().numpy())
         os.replace(partial, path)
+
+
+def cached_rows(
+    cache: FeatureCache | None,
+    encoder_id: str,
+    images: Sequence[ImageInput],
+    compute: Callable[[list[Image.Image]], Iterable[torch.Tensor]],
+    batch_size: int,
+) -> list[torch.Tensor]:
+    """Per image, its value under `encoder_id`: read from the cache, else `compute`d on the decoded images,
+    `batch_size` at a time, and stored. With a cache every returned value is float16-rounded (hits and misses
+    alike), so a result does not depend on what happened to be cached."""
+    keys = [image_key(image) for image in images] if cache is not None else []
+    found: list[torch.Tensor | None] = (
+        [cache.get(encoder_id, key) for key in keys] if cache is not None else [None] * len(images)
+    )
+    missing = [i for i, value in enumerate(found) if value is None]
+    for start in range(0, len(missing), batch_size):
+        chunk = missing[start : start + batch_size]
+        for i, value in zip(chunk, compute([as_image(images[i]) for i in chunk]), strict=True):
+            if cache is not None:
+                cache.put(encoder_id, keys[i], value)
+                value = value.half().float()
+            found[i] = value
+    return [value for value in found if value is not None]

@@ -35,7 +35,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from fashionlens.model.colours import HISTOGRAM_ID
+from fashionlens.model.colours import HISTOGRAM_ID, colour_features
+from fashionlens.model.feature_cache import FeatureCache, ImageInput
 from fashionlens.taxonomy import (
     CATEGORIES,
     SINGLE_FIELDS,
@@ -119,6 +120,13 @@ class AttributeHeads:
     def needs_colours(self) -> bool:
         """Whether `predict` needs the photos' colour histograms (`fashionlens.model.colours`)."""
         return bool(self.colour_fields)
+
+    def colours_for(
+        self, images: Sequence[ImageInput], cache: FeatureCache | None = None
+    ) -> torch.Tensor | None:
+        """The `colours` argument of `predict` for these PIL images or paths: their histograms [N, B], or
+        None for heads that read none."""
+        return colour_features(images, cache) if self.needs_colours else None
 
     @classmethod
     def fit(

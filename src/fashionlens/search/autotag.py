@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from fashionlens.captions import template_caption
-from fashionlens.model.colours import colour_features
 from fashionlens.model.feature_cache import ImageInput
 from fashionlens.model.heads import AttributeHeads, TextEmbedder
 from fashionlens.search.store import replace_atomically
@@ -161,5 +160,5 @@ def predict_tags(
 ) -> list[GarmentAttributes]:
     """Tags of `images` (PIL images or paths) embedded as `embeddings` [N, D]: heads that read colour
     histograms get the images' histograms, computed here."""
-    needs = isinstance(tagger, AttributeHeads) and tagger.needs_colours
-    return tagger.predict(embeddings, colour_features(images) if needs else None)
+    colours = tagger.colours_for(images) if isinstance(tagger, AttributeHeads) else None
+    return tagger.predict(embeddings, colours)
