@@ -406,10 +406,7 @@ class FashionBlip2(nn.Module):
                 if self.config.generation.start_with_tags and tags is not None:
                     starts = [phrase[:1].upper() + phrase[1:] for phrase in map(tag_phrase, tags)]
             # The caption's start is tokenised as in training, where the caption follows the prompt.
-            start_ids = [
-                torch.tensor(self.llm_tokenizer(s, add_special_tokens=False)["input_ids"], dtype=torch.long)
-                for s in starts
-            ]
+            start_ids = [encode_prompt(self.llm_tokenizer, s, prepend_bos=False) for s in starts]
             soft = self._soft_prompt(query_outputs)
             rows = [
                 torch.cat([s, embed(self._prompt_ids(p)), embed(ids.to(self.device))])
