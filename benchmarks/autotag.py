@@ -1,37 +1,42 @@
 """Auto-tagging accuracy on the dev product photos of ../shared/data/clothing: zero-shot phrases (the
-indexer's fallback, `fashionlens.search.autotag`) against linear heads (`fashionlens.model.heads`, what the
-model ships) fitted on the train photos' embeddings, alone and with the photos' colour histograms.
+indexer's fallback, `fashionlens.search.autotag`) against linear heads (`fashionlens.model.heads`) fitted on
+the train photos, on the joint embedding and on the garment view (what the model ships).
 
     python benchmarks/autotag.py [--model fashionlens-mini] [--train-limit N] [--cache .cache/features]
     python benchmarks/autotag.py --cache .cache/features \
         --fit-out src/fashionlens/model/weights/fashionlens-mini/attribute_heads.safetensors   # refit
 
-All read the same L2-normalised image embeddings. Heads: one softmax layer per field on the embedding
-(category; subcategory within it; dominant colour; the other single-valued fields), fitted full-batch with
-Adam and weight decay; "+ colour histograms" adds each photo's histogram (`fashionlens.model.colours`) to
-the input of the colour and tone heads: that variant is what `--fit-out` saves. Metrics per dev garment are
-printed under the table (`scores`); plus the majority-class baseline. Street photos are left out: a
-photo holds several garments and the labels have no boxes. Rerun after training a model (`--model DIR`).
+Heads: one softmax layer per field (category; subcategory within it; dominant colour; the other
+single-valued fields), fitted full-batch with Adam and weight decay, on the L2-normalised joint image
+embedding or on the garment view (`fashionlens.model.garment_view`: the frozen encoder on the photo at its
+own aspect ratio, pooled overall and in three bands); colour and tone heads also read each photo's colour
+histogram (`fashionlens.model.colours`). The view variant is what `--fit-out` saves. `--cv 5` adds the
+category accuracy of 5-fold cross-validation on train, folds grouped by contributor (a check that the choice
+does not fit dev alone). Metrics per dev garment are printed under the table (`scores`); plus the
+majority-class baseline. Street photos are left out: a photo holds several garments and the labels have no
+boxes. Rerun after training a model (`--model DIR`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from fashionlens.data.readers import read_dataset
 from fashionlens.data.sample import Sample
 from fashionlens.model import FeatureCache, create_model
 from fashionlens.model.colours import colour_features
-from fashionlens.model.heads import AttributeHeads
+from fashionlens.model.heads import INPUT_SCALE, AttributeHeads, Inputs, fit_head
 from fashionlens.search.autotag import ZeroShotTagger
-from fashionlens.taxonomy import GarmentAttributes
+from fashionlens.taxonomy import CATEGORIES, GarmentAttributes
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "clothing"
 
@@ -43,12 +48,42 @@ def garments(root: Path, split: str, limit: int | None) -> list[Sample]:
     return samples[::step][:limit]
 
 
-def embed(model, samples: Sequence[Sample], cache: FeatureCache | None, batch: int = 32) -> np.ndarray:
-    chunks = []
-    for start in tqdm(range(0, len(samples), batch), desc="embedding", unit="batch", leave=False):
+def photo_inputs(model, samples: Sequence[Sample], cache: FeatureCache | None, batch: int = 32) -> Inputs:
+    """What heads may read of each photo: joint embedding, garment view and colour histogram."""
+    parts: dict[str, list[np.ndarray]] = {"embedding": [], "view": [], "histogram": []}
+    for start in tqdm(range(0, len(samples), batch), desc="photos", unit="batch", leave=False):
         paths = [str(s.image) for s in samples[start : start + batch]]
-        chunks.append(model.embed_images(paths, cache=cache).numpy())
-    return np.concatenate(chunks)
+        parts["embedding"].append(model.embed_images(paths, cache=cache).numpy())
+        parts["view"].append(model.garment_views(paths, cache=cache).numpy())
+        parts["histogram"].append(colour_features(paths, cache).numpy())
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def contributors(root: Path) -> dict[str, str]:
+    """Product photo id -> who sent it (the labels' `contributor`)."""
+    with (root / "labels.jsonl").open() as lines:
+        records = [json.loads(line) for line in lines]
+    return {r["id"]: r["contributor"] for r in records if r.get("contributor") is not None}
+
+
+def grouped_cv_category(
+    inputs: Inputs, tags: Sequence[GarmentAttributes], groups: Sequence[str], folds: int
+) -> float:
+    """Category accuracy of category heads (on every input but the histogram) fitted on the other folds,
+    each contributor's photos in one fold."""
+    kept = np.array([t.category in CATEGORIES for t in tags])
+    x = np.hstack([np.asarray(values)[kept] for name, values in inputs.items() if name != "histogram"])
+    labels = np.array([t.category for t in tags])[kept]
+    order = sorted(set(groups))
+    fold_of = np.array([order.index(g) % folds for g in groups])[kept]
+    right = 0
+    for fold in range(folds):
+        train, held = fold_of != fold, fold_of == fold
+        head = fit_head(x[train], list(labels[train]), CATEGORIES)
+        with torch.no_grad():
+            logits = head(torch.from_numpy(x[held]).float() * INPUT_SCALE).numpy()
+        right += int((np.array(CATEGORIES)[logits.argmax(1)] == labels[held]).sum())
+    return right / len(labels)
 
 
 COLUMNS = ("category", "subcat.", "colour", "colour∈", "any∈", "precision", "two", "tone")
@@ -81,6 +116,7 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=None, help="train photos for the heads (all)")
     parser.add_argument("--dev-limit", type=int, default=None, help="dev photos to score (all)")
     parser.add_argument("--cache", type=Path, default=None, help="frozen-encoder feature cache folder")
+    parser.add_argument("--cv", type=int, default=0, help="also K-fold contributor-grouped CV on train")
     parser.add_argument("--fit-out", type=Path, default=None, help="save the fitted heads here (safetensors)")
     args = parser.parse_args()
 
@@ -89,41 +125,51 @@ def main() -> None:
     cache = FeatureCache(args.cache) if args.cache else None
     dev = garments(args.data, "dev", args.dev_limit)
     train = garments(args.data, "train", args.train_limit)
-    dev_x, train_x = embed(model, dev, cache), embed(model, train, cache)
+    dev_in, train_in = photo_inputs(model, dev, cache), photo_inputs(model, train, cache)
     truth = [s.attributes for s in dev]
     train_tags = [s.attributes for s in train]
-
-    dev_c, train_c = (colour_features([s.image for s in part], cache) for part in (dev, train))
-
-    zero_shot = ZeroShotTagger(model).predict(dev_x)
-    heads = AttributeHeads.fit(train_x, train_tags, model).predict(dev_x)
-    fitted = AttributeHeads.fit(train_x, train_tags, model, colours=train_c.numpy())
-    with_colours = fitted.predict(dev_x, dev_c)
-    if args.fit_out:
-        fitted.save(args.fit_out)
-        print(f"wrote {args.fit_out}")
+    groups = [contributors(args.data).get(s.id, s.id) for s in train]
 
     category, subcategory, colour, tone = (
         Counter(getattr(t, name) if name != "color" else t.color[0] for t in train_tags).most_common(1)[0][0]
         for name in ("category", "subcategory", "color", "tone")
     )
     majority = GarmentAttributes(category, subcategory=subcategory, color=(colour,), tone=tone)
+    rows = {
+        "majority class (train)": [majority] * len(dev),
+        "zero-shot phrases": ZeroShotTagger(model).predict(dev_in["embedding"]),
+    }
+    cv: dict[str, float] = {}
+    for name, reads in (("heads on the embedding", "embedding"), ("heads on the garment view", "view")):
+        inputs = {reads: train_in[reads], "histogram": train_in["histogram"]}
+        fitted = AttributeHeads.fit(inputs, train_tags, model.encoder_id)
+        rows[name] = fitted.predict({reads: dev_in[reads], "histogram": dev_in["histogram"]})
+        if args.cv:
+            cv[name] = grouped_cv_category(inputs, train_tags, groups, args.cv)
+    if args.fit_out:  # the last fitted: on the garment view
+        fitted.save(args.fit_out)
+        print(f"wrote {args.fit_out}")
+
     print(f"\nmodel {args.model}: {len(dev)} dev product photos, heads fitted on {len(train)} train photos")
-    print(f"{'method':<22} | " + " | ".join(f"{name:>9}" for name in COLUMNS))
-    print("-" * (25 + 12 * len(COLUMNS)))
-    for name, predicted in (
-        ("majority class (train)", [majority] * len(dev)),
-        ("zero-shot phrases", zero_shot),
-        ("linear heads", heads),
-        ("+ colour histograms", with_colours),
-    ):
+    header = f"{'method':<26} | " + " | ".join(f"{name:>9}" for name in COLUMNS)
+    print(header + (f" | {'cv categ.':>9}" if args.cv else ""))
+    print("-" * (len(header) + (12 if args.cv else 0)))
+    for name, predicted in rows.items():
         cells = " | ".join(f"{value:>9.3f}" for value in scores(predicted, truth))
-        print(f"{name:<22} | {cells}")
+        if args.cv:
+            cells += f" | {cv[name]:>9.3f}" if name in cv else f" | {'':>9}"
+        print(f"{name:<26} | {cells}")
     seconds = time.perf_counter() - start
     print(
         "colour: the first predicted colour is the dominant labelled one; colour∈: it is any labelled one;\n"
         "any∈: some predicted colour is labelled; precision: predicted colours that are labelled;\n"
-        f"two: photos given two colours; tone: accuracy on tone-labelled garments. In {seconds:.0f} s"
+        "two: photos given two colours; tone: accuracy on tone-labelled garments"
+        + (
+            f";\ncv categ.: category, {args.cv}-fold cross-validation on train, grouped by contributor"
+            if args.cv
+            else ""
+        )
+        + f". In {seconds:.0f} s"
     )
 
 

@@ -5,8 +5,8 @@
 Per model: the full run (hash, decode, embed, auto-tag, template caption, SQLite, FAISS save), an
 incremental re-run of the unchanged catalogue, and the stages timed alone on the same images to show where
 the time goes. Model loading and its one-time warm-up (ONNX export, tokenizer) are outside the timings; the
-tagger's set-up (zero-shot phrase embeddings, once per run) and colour histograms (heads) are
-inside. Goal (issue 6): >= 50 images/s with the default model on 2 cores.
+tagger's set-up (zero-shot phrase embeddings, once per run) and what heads read of each photo (garment
+view, colour histogram) are inside. Goal (issue 6): >= 50 images/s with the default model on 2 cores.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ def measure(model_name: str, manifest: Path, batch_size: int) -> None:
     line(model_name, "  stage: embed", n, time.perf_counter() - start)
     tagger = tagger_for(model)
     start = time.perf_counter()
-    predict_tags(tagger, vectors[:1], images[:1])
+    predict_tags(model, tagger, vectors[:1], images[:1])
     setup = time.perf_counter() - start
     start = time.perf_counter()
-    predict_tags(tagger, vectors, images)
+    predict_tags(model, tagger, vectors, images)
     line(model_name, f"  stage: auto-tag (+{setup:.1f} s set-up)", n, time.perf_counter() - start)
 
 

@@ -32,8 +32,8 @@ def main() -> None:
     start = time.perf_counter()
     cache = FeatureCache(".cache/features")
     features = model.image_features([s.image for s in dev], cache=cache)
-    colours = model.tag_colours([s.image for s in dev], cache=cache)
-    captions = dict(zip((s.id for s in dev), model.caption_features(features, colours), strict=True))
+    inputs = model.tag_inputs([s.image for s in dev], cache=cache)
+    captions = dict(zip((s.id for s in dev), model.caption_features(features, inputs), strict=True))
     print(f"{len(dev)} captions in {time.perf_counter() - start:.0f} s; e.g.")
     for caption in list(captions.values())[:5]:
         print("  ", caption)

@@ -247,11 +247,13 @@ def synthetic_pairs(encoder) -> tuple[torch.Tensor, torch.Tensor, list[str], lis
 def caption_rows(
     key: str, model: FashionBlip2, dev: Sequence[Sample], features: torch.Tensor, cache: FeatureCache
 ) -> dict:
-    colours = model.tag_colours([s.image for s in dev], cache)
+    inputs = model.tag_inputs([s.image for s in dev], cache)
     predictions = {}
     for start in range(0, len(dev), 32):
         chunk = slice(start, start + 32)
-        texts = model.caption_features(features[chunk], None if colours is None else colours[chunk])
+        texts = model.caption_features(
+            features[chunk], None if inputs is None else {name: x[chunk] for name, x in inputs.items()}
+        )
         for sample, text in zip(dev[chunk], texts, strict=True):
             predictions[sample.id] = text
     (OUT / f"captions-{key}.jsonl").write_text(

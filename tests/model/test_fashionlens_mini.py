@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from fashionlens.cli import app
 from fashionlens.model import FashionBlip2, create_model
+from fashionlens.model.garment_view import pool_view, view_size
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +46,24 @@ def test_real_photos_embed_and_caption(mini: FashionBlip2, photos: list) -> None
     # Shipped with its attribute heads, which tag the photo and guide the caption.
     assert mini.attribute_heads is not None and mini.config.generation.tags_prompt
     assert mini.config.generation.start_with_tags and captions[0].startswith("A ")
-    (tags,) = mini.predict_attributes_features(features[:1], mini.tag_colours(photos[:1]))
+    (tags,) = mini.predict_attributes(photos[:1])
     assert tags.category in {"top", "dress", "pants", "skirt"} and 1 <= len(tags.color) <= 2
 
 
-def test_onnx_efficientnet_matches_torch(mini: FashionBlip2, photos: list) -> None:
+def test_onnx_efficientnet_matches_torch_on_squares_and_garment_views(
+    mini: FashionBlip2, photos: list
+) -> None:
     assert mini.config.image_encoder.onnx
     onnx_tokens = mini.image_features(photos)
     with torch.no_grad():
         torch_tokens = mini.image_encoder(mini.transform.batch([_load(p) for p in photos]))
     torch.testing.assert_close(onnx_tokens, torch_tokens, atol=2e-3, rtol=1e-3)
+    image = _load(photos[0])
+    size = view_size(*image.size)
+    with torch.no_grad():
+        tokens = mini.image_encoder(mini.transform.resized(image, size)[None])
+    expected = pool_view(tokens, height=size[1], width=size[0])
+    torch.testing.assert_close(mini.garment_views(photos[:1]), expected, atol=1e-4, rtol=1e-3)
 
 
 def test_caption_cli_on_a_real_photo(photos: list) -> None:

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from fashionlens.data.synthetic import COLOR_RGB
+from fashionlens.model.colours import colour_features
 from fashionlens.model.feature_cache import as_image
 
 PALETTE = np.array(list(COLOR_RGB.values()), dtype=np.float32)
@@ -83,6 +84,19 @@ class ColorModel:
 
     def embed_images(self, images: Sequence[Image.Image | str]) -> torch.Tensor:
         return self.embed_image_features(self.image_features(images))
+
+    encoder_id = "mean-colour"
+    attribute_heads = None
+
+    def garment_views(self, images: Sequence[Image.Image | str]) -> torch.Tensor:
+        return self.embed_images(images)
+
+    def tag_inputs(self, images: Sequence[Image.Image | str]) -> dict[str, torch.Tensor] | None:
+        """As `FashionBlip2.tag_inputs`: the view (here the colour embedding) and histogram the heads read."""
+        if self.attribute_heads is None:
+            return None
+        compute = {"view": self.garment_views, "histogram": colour_features}
+        return {name: compute[name](images) for name in self.attribute_heads.inputs}
 
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
         rgb = []

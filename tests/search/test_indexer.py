@@ -199,23 +199,21 @@ def test_tiny_random_end_to_end_on_the_synthetic_catalogue(tmp_path: Path) -> No
     assert described["caption"].endswith(".") and described["attributes"]["category"] != "other"
 
 
-def test_heads_that_read_colour_histograms_tag_new_and_refreshed_items(
+def test_attribute_heads_tag_new_and_refreshed_items_from_their_photos(
     catalogue: Path, color_model, tmp_path: Path
 ) -> None:
     kinds = {"top": "t-shirt", "pants": "slacks", "dress": "long dress", "skirt": "mini skirt"}
     photos = [solid(color) for _, _, color, _ in ITEMS]
     tags = [GarmentAttributes(c, subcategory=kinds[c], color=(color,)) for _, c, color, _ in ITEMS]
-    x = color_model.embed_image_features(color_model.image_features(photos)).numpy()
-    colours = colour_features(photos).numpy()
-    color_model.attribute_heads = AttributeHeads.fit(x, tags, color_model, colours=colours, steps=100)
-    assert color_model.attribute_heads.needs_colours
+    inputs = {"view": color_model.garment_views(photos).numpy(), "histogram": colour_features(photos).numpy()}
+    color_model.attribute_heads = AttributeHeads.fit(inputs, tags, color_model.encoder_id, steps=100)
     records = [json.loads(line) for line in catalogue.read_text().splitlines()]
     for record in records:  # untagged: every item is auto-tagged by the heads
         record.pop("category"), record.pop("color")
     catalogue.write_text("".join(json.dumps(r) + "\n" for r in records))
     db = tmp_path / "db"
     index_catalogue(catalogue, db, color_model, "color", progress=False)
-    records[0]["price"] = 1.0  # an edited line: re-tagged from the stored embedding and the photo's colours
+    records[0]["price"] = 1.0  # an edited line: re-tagged from its photo
     catalogue.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert index_catalogue(catalogue, db, color_model, "color", progress=False).refreshed == 1
     engine = SearchEngine.open(db, model=color_model)

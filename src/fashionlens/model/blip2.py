@@ -32,8 +32,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from fashionlens.captions import tag_phrase
 from fashionlens.model import losses
+from fashionlens.model.colours import colour_features
 from fashionlens.model.config import ModelConfig
 from fashionlens.model.feature_cache import FeatureCache, ImageInput, cached_rows
+from fashionlens.model.garment_view import VIEW_ID, view_features
 from fashionlens.model.heads import HEADS_FILE, AttributeHeads
 from fashionlens.model.hub import cache_dir
 from fashionlens.model.image_encoders import OnnxImageEncoder
@@ -158,9 +160,10 @@ class FashionBlip2(nn.Module):
         return torch.stack(found) if found else torch.empty(0, 0, self.config.image_encoder.token_dim)
 
     def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Frozen-encoder tokens [N, T, C] of normalised pixels [N, 3, H, W] of any size the encoder takes."""
         if self.config.image_encoder.onnx and self.device.type == "cpu":
             if self._onnx_encoder is None:
-                path = cache_dir() / "onnx" / f"{self.encoder_id}.onnx"
+                path = cache_dir() / "onnx" / f"{self.encoder_id}-any-size.onnx"
                 self._onnx_encoder = OnnxImageEncoder(
                     self.image_encoder, self.config.image_encoder.image_size, path
                 )
@@ -353,27 +356,50 @@ class FashionBlip2(nn.Module):
         )
 
     @torch.no_grad()
-    def predict_attributes_features(
-        self, features: torch.Tensor, colours: torch.Tensor | None = None
-    ) -> list[GarmentAttributes]:
-        """Taxonomy tags per image from image tokens [N, T, C] and, for heads that read them, colour
-        histograms [N, B] (`colours.colour_features`); raises ValueError for a model without heads."""
-        if self.attribute_heads is None:
-            raise ValueError(f"model {self.config.name!r} has no attribute heads")
-        return self.attribute_heads.predict(self.embed_image_features(features), colours)
-
-    def tag_colours(
+    def tag_inputs(
         self, images: Sequence[ImageInput], cache: FeatureCache | None = None
-    ) -> torch.Tensor | None:
-        """The colour histograms [N, B] of images where the attribute heads read them, else None: the
-        `colours` argument of `caption_features` and `predict_attributes_features`."""
-        return None if self.attribute_heads is None else self.attribute_heads.colours_for(images, cache)
+    ) -> dict[str, torch.Tensor] | None:
+        """What the attribute heads read of each PIL image or path (`heads.INPUTS`: the garment view [N, F]
+        and the colour histogram [N, B], as far as the heads read them), or None for a model without heads:
+        the `inputs` of `caption_features` and of `attribute_heads.predict`."""
+        if self.attribute_heads is None:
+            return None
+        compute = {
+            "view": lambda: self.garment_views(images, cache),
+            "histogram": lambda: colour_features(images, cache),
+        }
+        unknown = set(self.attribute_heads.inputs) - set(compute)
+        if unknown:
+            raise ValueError(f"the attribute heads read {sorted(unknown)}, which this model does not compute")
+        return {name: compute[name]() for name in self.attribute_heads.inputs}
+
+    def garment_views(self, images: Sequence[ImageInput], cache: FeatureCache | None = None) -> torch.Tensor:
+        """Garment views [N, F] of PIL images or paths (`fashionlens.model.garment_view`): the frozen encoder
+        on each photo at its own aspect ratio, pooled; what the attribute heads read."""
+        return view_features(
+            images,
+            self.transform,
+            self._encode_pixels,
+            cache,
+            f"{self.encoder_id}-{VIEW_ID}",
+            self.batch_size,
+        )
+
+    @torch.no_grad()
+    def predict_attributes(
+        self, images: Sequence[ImageInput], cache: FeatureCache | None = None
+    ) -> list[GarmentAttributes]:
+        """Taxonomy tags per PIL image or path; raises ValueError for a model without attribute heads."""
+        inputs = self.tag_inputs(images, cache)
+        if self.attribute_heads is None or inputs is None:
+            raise ValueError(f"model {self.config.name!r} has no attribute heads")
+        return self.attribute_heads.predict(inputs)
 
     @torch.no_grad()
     def caption_features(
         self,
         features: torch.Tensor,
-        colours: torch.Tensor | None = None,
+        inputs: Mapping[str, torch.Tensor] | None = None,
         prompt: str | None = None,
         **generate_kwargs: Any,
     ) -> list[str]:
@@ -381,8 +407,8 @@ class FashionBlip2(nn.Module):
         the config); `generate_kwargs` go to transformers' `generate`, `prompt` replaces the text prompt.
 
         With `generation.tags_prompt` and attribute heads, each image's prompt names its predicted tags (and
-        with `generation.start_with_tags` the caption starts with them); heads that read colour histograms
-        need `colours` [N, B] (`tag_colours`), else this raises ValueError.
+        with `generation.start_with_tags` the caption starts with them): the heads read `inputs`
+        (`tag_inputs` of the same images), without which this raises ValueError.
         """
         options = dataclasses.asdict(self.config.generation)
         options.pop("prompt"), options.pop("tags_prompt"), options.pop("start_with_tags")
@@ -395,12 +421,11 @@ class FashionBlip2(nn.Module):
             starts = [""] * len(query_outputs)
             if prompt is not None:
                 prompts = [prompt] * len(query_outputs)
-            else:  # the heads tag the same query outputs the soft prompt is made of: one Q-Former pass
+            else:
                 tags = None
                 if self.attribute_heads is not None:
-                    chunk = None if colours is None else colours[start : start + self.batch_size]
                     tags = self.attribute_heads.predict(
-                        self._image_embeddings(query_outputs).float().cpu(), chunk
+                        {name: rows[start : start + self.batch_size] for name, rows in (inputs or {}).items()}
                     )
                 prompts = self._prompts(tags, len(query_outputs))
                 if self.config.generation.start_with_tags and tags is not None:
@@ -439,8 +464,8 @@ class FashionBlip2(nn.Module):
         self, images: Sequence[ImageInput], cache: FeatureCache | None = None, **generate_kwargs: Any
     ) -> list[str]:
         """One caption per PIL image or path (see `caption_features`)."""
-        colours = self.tag_colours(images, cache)
-        return self.caption_features(self.image_features(images, cache), colours, **generate_kwargs)
+        inputs = self.tag_inputs(images, cache)
+        return self.caption_features(self.image_features(images, cache), inputs, **generate_kwargs)
 
     def _batched(
         self, items: Sequence[Any], encode: Callable[[Any], torch.Tensor], width: int

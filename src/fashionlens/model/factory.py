@@ -120,27 +120,21 @@ def load_trainable(model: FashionBlip2, directory: str | Path) -> None:
 
 def load_heads(model: FashionBlip2, directory: str | Path) -> None:
     """Attach the attribute heads saved beside a checkpoint, where there are any and they were fitted on
-    this model's embedding space and this version's colour histograms (else a warning says to refit them)."""
+    this model's image encoder and this version's input recipes (else a warning says to refit them)."""
     path = Path(directory) / HEADS_FILE
     if not path.is_file():
         return
     try:
         heads = AttributeHeads.load(path)
-    except ValueError as error:  # another histogram recipe
+    except ValueError as error:  # another input recipe
         warnings.warn(f"attribute heads not loaded: {error}", stacklevel=2)
         return
-    was_training = model.training
-    model.eval()  # the probe is embedded without dropout, as when the heads were fitted
-    try:
-        fits = heads.fits(model)
-    finally:
-        model.train(was_training)
-    if fits:
+    if heads.fits(model.encoder_id):
         model.attribute_heads = heads
     else:
         warnings.warn(
-            f"{path}: attribute heads fitted on another embedding space, not loaded; refit them with "
-            "benchmarks/autotag.py --fit-out",
+            f"{path}: attribute heads fitted on views of another image encoder ({heads.encoder}), not "
+            "loaded; refit them with benchmarks/autotag.py --fit-out",
             stacklevel=2,
         )
 

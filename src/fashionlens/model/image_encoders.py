@@ -95,7 +95,8 @@ def build_image_encoder(config: ImageEncoderConfig, vision_model: nn.Module | No
 
 
 class OnnxImageEncoder:
-    """Inference-only copy of a frozen encoder in ONNX Runtime, exported once to `path` (any batch size)."""
+    """Inference-only copy of a frozen encoder in ONNX Runtime, exported once to `path`: any batch size, and
+    any image size the encoder takes (the attribute heads' garment view is not square)."""
 
     def __init__(self, encoder: nn.Module, image_size: int, path: Path) -> None:
         import onnxruntime
@@ -127,7 +128,10 @@ def export_onnx(encoder: nn.Module, image_size: int, path: Path) -> None:
             str(partial),
             input_names=["pixel_values"],
             output_names=["tokens"],
-            dynamic_axes={"pixel_values": {0: "batch"}, "tokens": {0: "batch"}},
+            dynamic_axes={
+                "pixel_values": {0: "batch", 2: "height", 3: "width"},
+                "tokens": {0: "batch", 1: "tokens"},
+            },
             dynamo=False,
         )
     encoder.train(was_training)

@@ -29,7 +29,11 @@ class ImageTransform:
         return cls(config.image_size, config.mean, config.std)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        resized = image.convert("RGB").resize((self.image_size, self.image_size), Image.Resampling.BICUBIC)
+        return self.resized(image, (self.image_size, self.image_size))
+
+    def resized(self, image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
+        """The same transform to another (width, height): the attribute heads' view (`garment_view`)."""
+        resized = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
         pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)
         return (pixels - self.mean) / self.std
 

@@ -23,14 +23,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from fashionlens.captions import template_caption
 from fashionlens.model.feature_cache import ImageInput
-from fashionlens.model.heads import AttributeHeads, TextEmbedder
+from fashionlens.model.heads import AttributeHeads
 from fashionlens.search.store import replace_atomically
 from fashionlens.taxonomy import (
     CATEGORIES,
@@ -40,6 +40,10 @@ from fashionlens.taxonomy import (
     category_of,
     fields_for,
 )
+
+
+class TextEmbedder(Protocol):
+    def embed_texts(self, texts: list[str]) -> torch.Tensor: ...
 
 
 def _phrase(category: str, **attributes: Any) -> str:
@@ -117,11 +121,8 @@ class ZeroShotTagger:
 
         replace_atomically(path, write)
 
-    def predict(
-        self, embeddings: np.ndarray | torch.Tensor, colours: np.ndarray | torch.Tensor | None = None
-    ) -> list[GarmentAttributes]:
-        """One attributes record per image embedding row [N, D] (phrases read no colour histograms:
-        `colours` is accepted for the tagger interface and unused)."""
+    def predict(self, embeddings: np.ndarray | torch.Tensor) -> list[GarmentAttributes]:
+        """One attributes record per image embedding row [N, D]."""
         _, phrase_embeddings, choices = self._phrase_table()
         scores = np.asarray(embeddings, dtype=np.float32) @ phrase_embeddings.T  # [N, P]
         return [self._tags(row, choices) for row in scores]
@@ -156,9 +157,13 @@ def tagger_for(model: Any, phrase_file: Path | None = None) -> AttributeHeads | 
 
 
 def predict_tags(
-    tagger: AttributeHeads | ZeroShotTagger, embeddings: np.ndarray, images: Sequence[ImageInput]
+    model: Any,
+    tagger: AttributeHeads | ZeroShotTagger,
+    embeddings: np.ndarray,
+    images: Sequence[ImageInput],
 ) -> list[GarmentAttributes]:
-    """Tags of `images` (PIL images or paths) embedded as `embeddings` [N, D]: heads that read colour
-    histograms get the images' histograms, computed here."""
-    colours = tagger.colours_for(images) if isinstance(tagger, AttributeHeads) else None
-    return tagger.predict(embeddings, colours)
+    """Tags of `images` (PIL images or paths) embedded as `embeddings` [N, D] by `model`: zero-shot phrases
+    read the embeddings, attribute heads what the model computes of the photos for them (`tag_inputs`)."""
+    if isinstance(tagger, AttributeHeads):
+        return tagger.predict(model.tag_inputs(images))
+    return tagger.predict(embeddings)

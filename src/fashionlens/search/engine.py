@@ -255,7 +255,7 @@ class SearchEngine:
         with self._model_lock:
             image = to_rgb(image)
             vector = np.asarray(self.model.embed_images([image]), dtype=np.float32)
-            attributes = predict_tags(self.tagger, vector, [image])[0]
+            attributes = predict_tags(self.model, self.tagger, vector, [image])[0]
         return {"caption": template_caption(attributes), "attributes": attributes.to_record()}
 
     def get(self, item_id: str) -> dict[str, Any] | None:
