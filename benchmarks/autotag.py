@@ -128,7 +128,8 @@ def main() -> None:
     dev_in, train_in = photo_inputs(model, dev, cache), photo_inputs(model, train, cache)
     truth = [s.attributes for s in dev]
     train_tags = [s.attributes for s in train]
-    groups = [contributors(args.data).get(s.id, s.id) for s in train]
+    sender = contributors(args.data)
+    groups = [sender.get(s.id, s.id) for s in train]
 
     category, subcategory, colour, tone = (
         Counter(getattr(t, name) if name != "color" else t.color[0] for t in train_tags).most_common(1)[0][0]
@@ -140,10 +141,10 @@ def main() -> None:
         "zero-shot phrases": ZeroShotTagger(model).predict(dev_in["embedding"]),
     }
     cv: dict[str, float] = {}
-    for name, reads in (("heads on the embedding", "embedding"), ("heads on the garment view", "view")):
-        inputs = {reads: train_in[reads], "histogram": train_in["histogram"]}
+    for name, photo in (("heads on the embedding", "embedding"), ("heads on the garment view", "view")):
+        inputs = {photo: train_in[photo], "histogram": train_in["histogram"]}
         fitted = AttributeHeads.fit(inputs, train_tags, model.encoder_id)
-        rows[name] = fitted.predict({reads: dev_in[reads], "histogram": dev_in["histogram"]})
+        rows[name] = fitted.predict({photo: dev_in[photo], "histogram": dev_in["histogram"]})
         if args.cv:
             cv[name] = grouped_cv_category(inputs, train_tags, groups, args.cv)
     if args.fit_out:  # the last fitted: on the garment view
