@@ -359,7 +359,7 @@ class FashionBlip2(nn.Module):
     def tag_inputs(
         self, images: Sequence[ImageInput], cache: FeatureCache | None = None
     ) -> dict[str, torch.Tensor] | None:
-        """What the attribute heads read of each PIL image or path (`heads.INPUTS`: the garment view [N, F]
+        """What the attribute heads read of each PIL image or path (`heads.RECIPES`: the garment view [N, F]
         and the colour histogram [N, B], as far as the heads read them), or None for a model without heads:
         the `inputs` of `caption_features` and of `attribute_heads.predict`."""
         if self.attribute_heads is None:
@@ -390,10 +390,9 @@ class FashionBlip2(nn.Module):
         self, images: Sequence[ImageInput], cache: FeatureCache | None = None
     ) -> list[GarmentAttributes]:
         """Taxonomy tags per PIL image or path; raises ValueError for a model without attribute heads."""
-        inputs = self.tag_inputs(images, cache)
-        if self.attribute_heads is None or inputs is None:
+        if self.attribute_heads is None:
             raise ValueError(f"model {self.config.name!r} has no attribute heads")
-        return self.attribute_heads.predict(inputs)
+        return self.attribute_heads.predict(self.tag_inputs(images, cache) or {})
 
     @torch.no_grad()
     def caption_features(

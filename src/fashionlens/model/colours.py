@@ -1,12 +1,12 @@
-"""Colour histograms of photos: what the attribute heads' colour and tone heads read beside the embedding.
+"""Colour histograms of photos: what the attribute heads' colour and tone heads read beside the garment view.
 
 An encoder trained to tell objects apart (ImageNet) and a joint space trained on captions keep a garment's
 kind far better than its exact hue: on the dev product photos a linear head on the shipped model's embedding
-names a labelled colour for 48.9 % of them, on the embedding and this histogram for 68.6 %
-(`benchmarks/autotag.py`). The histogram is over hue x saturation x value of a small copy of the photo, each
-pixel weighted by a Gaussian around the centre (garments are photographed centred, backgrounds fill the
-edges), and square-rooted so that it is a unit vector like the embedding (Hellinger map: dot products compare
-shares).
+named a labelled colour for 48.9 % of them, on the embedding and this histogram for 68.6 %
+(`benchmarks/autotag.py`, when the heads read the embedding). The histogram is over hue x saturation x value
+of a small copy of the photo, each pixel weighted by a Gaussian around the centre (garments are photographed
+centred, backgrounds fill the edges), and square-rooted so that it is a unit vector like the embedding and the
+view (Hellinger map: dot products compare shares).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ Colour is the top-1 colour (the head learns the dominant labelled colour), and t
 is at least `SECOND_COLOUR_RATIO` times as likely: 40 % of the labelled garments have several main colours (a
 navy and white striped shirt). Details are multi-valued and have no head: they stay empty.
 
-Inputs are named (`INPUTS`): each head reads the concatenation of the inputs in `reads[field]`, and the file
-records which, with each input's recipe (`RECIPES`) and the image encoder the views came from (`encoder`), so
+Inputs are named (`RECIPES`): each head reads the concatenation of the inputs in `reads[field]`, and the file
+records which, with each input's recipe and the image encoder the views came from (`encoder`), so
 that heads fitted on another recipe or encoder are refused rather than fed features they never saw. The
 file holds `{field}.weight` [C, D] and `{field}.bias` [C] per field and that metadata.
 """
@@ -47,7 +47,6 @@ HEADS_FILE = "attribute_heads.safetensors"
 #: Fields with a head, in prediction order; colour is fitted on the dominant labelled colour.
 HEAD_FIELDS: tuple[str, ...] = ("category", *SINGLE_FIELDS[:1], "color", *SINGLE_FIELDS[1:])
 #: What a model computes of a photo for its heads (`FashionBlip2.tag_inputs`), and each one's recipe.
-INPUTS: tuple[str, ...] = ("view", "histogram")
 RECIPES: dict[str, str] = {"view": VIEW_ID, "histogram": HISTOGRAM_ID}
 #: Fields whose heads also read the colour histogram (where one is given to `fit`).
 COLOUR_FIELDS: tuple[str, ...] = ("color", "tone")
@@ -67,6 +66,11 @@ def _label(attributes: GarmentAttributes, field: str) -> str | None:
     if field == "color":
         return attributes.color[0] if attributes.color else None
     return getattr(attributes, field)
+
+
+def _recipe(name: str) -> str:
+    """An input's recipe; an input a model does not compute (a benchmark's "embedding") is its own."""
+    return RECIPES.get(name, name)
 
 
 def default_reads(inputs: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -218,7 +222,7 @@ class AttributeHeads:
         metadata = {
             "classes": json.dumps(self.classes),
             "reads": json.dumps(self.reads),
-            "recipes": json.dumps({name: RECIPES.get(name, name) for name in self.inputs}),
+            "recipes": json.dumps({name: _recipe(name) for name in self.inputs}),
             "encoder": self.encoder,
         }
         save_file(tensors, str(path), metadata=metadata)
@@ -234,13 +238,10 @@ class AttributeHeads:
             raise ValueError(
                 f"{path}: heads of an older version: refit them (benchmarks/autotag.py --fit-out)"
             )
-        stale = {
-            name: recipe
-            for name, recipe in json.loads(metadata["recipes"]).items()
-            if recipe != RECIPES.get(name, name)
-        }
+        recipes = json.loads(metadata["recipes"])
+        stale = {name: recipe for name, recipe in recipes.items() if recipe != _recipe(name)}
         if stale:
-            made = {name: RECIPES.get(name, name) for name in stale}
+            made = {name: _recipe(name) for name in stale}
             raise ValueError(
                 f"{path}: heads fitted on {stale}, this version makes {made}: refit them "
                 "(benchmarks/autotag.py --fit-out)"
