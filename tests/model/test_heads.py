@@ -239,3 +239,22 @@ def test_captions_and_tags_of_a_model_with_heads(tmp_path: Path) -> None:
     assert model.tag_inputs(photos) is None
     with pytest.raises(ValueError, match="no attribute heads"):
         model.predict_attributes(photos)
+
+
+def test_photo_paths_are_decoded_once_for_tokens_view_and_histogram(tmp_path: Path, monkeypatch) -> None:
+    from fashionlens.model import feature_cache
+
+    model = create_model("tiny-random").eval()
+    _, attributes = synthetic(2)
+    photos = solid_photos(attributes)
+    inputs = {"view": model.garment_views(photos).numpy(), "histogram": colour_features(photos).numpy()}
+    model.attribute_heads = AttributeHeads.fit(inputs, attributes, model.encoder_id, steps=5)
+    paths = []
+    for i, photo in enumerate(photos):
+        paths.append(tmp_path / f"{i}.png")
+        photo.save(paths[-1])
+    decoded: list[object] = []
+    load = feature_cache.load_image
+    monkeypatch.setattr(feature_cache, "load_image", lambda source: decoded.append(source) or load(source))
+    assert model.caption(paths, max_new_tokens=2) == model.caption(photos, max_new_tokens=2)
+    assert sorted(decoded) == sorted(paths)

@@ -34,7 +34,7 @@ from fashionlens.captions import tag_phrase
 from fashionlens.model import losses
 from fashionlens.model.colours import colour_features
 from fashionlens.model.config import ModelConfig
-from fashionlens.model.feature_cache import FeatureCache, ImageInput, cached_rows
+from fashionlens.model.feature_cache import FeatureCache, ImageInput, cached_rows, decoded_once
 from fashionlens.model.garment_view import VIEW_ID, view_features
 from fashionlens.model.heads import HEADS_FILE, AttributeHeads
 from fashionlens.model.hub import cache_dir
@@ -364,6 +364,7 @@ class FashionBlip2(nn.Module):
         the `inputs` of `caption_features` and of `attribute_heads.predict`."""
         if self.attribute_heads is None:
             return None
+        images = decoded_once(images, cache)
         compute = {
             "view": lambda: self.garment_views(images, cache),
             "histogram": lambda: colour_features(images, cache),
@@ -463,6 +464,7 @@ class FashionBlip2(nn.Module):
         self, images: Sequence[ImageInput], cache: FeatureCache | None = None, **generate_kwargs: Any
     ) -> list[str]:
         """One caption per PIL image or path (see `caption_features`)."""
+        images = decoded_once(images, cache)
         inputs = self.tag_inputs(images, cache)
         return self.caption_features(self.image_features(images, cache), inputs, **generate_kwargs)
 

@@ -26,6 +26,12 @@ def as_image(image: ImageInput) -> Image.Image:
     return image if isinstance(image, Image.Image) else load_image(image)
 
 
+def decoded_once(images: Sequence[ImageInput], cache: FeatureCache | None) -> Sequence[ImageInput]:
+    """Images for several passes (tokens, garment view, histogram): without a cache, paths are decoded here
+    once rather than in every pass; with one, kept as paths, whose cache keys are their files' bytes."""
+    return images if cache is not None else [as_image(image) for image in images]
+
+
 def image_key(image: ImageInput) -> str:
     """Content hash of an image: of the file's bytes for a path, of mode, size and pixels for a PIL image."""
     if isinstance(image, Image.Image):
