@@ -61,10 +61,10 @@ def measure(model_name: str, manifest: Path, batch_size: int) -> None:
     line(model_name, "  stage: embed", n, time.perf_counter() - start)
     tagger = tagger_for(model)
     start = time.perf_counter()
-    predict_tags(model, tagger, vectors[:1], images[:1])
+    predict_tags(model, tagger, images[:1], vectors[:1])
     setup = time.perf_counter() - start
     start = time.perf_counter()
-    predict_tags(model, tagger, vectors, images)
+    predict_tags(model, tagger, images, vectors)
     line(model_name, f"  stage: auto-tag (+{setup:.1f} s set-up)", n, time.perf_counter() - start)
 
 

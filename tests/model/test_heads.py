@@ -112,7 +112,7 @@ def test_heads_saved_with_a_checkpoint_load_only_onto_the_same_encoder(tmp_path:
     reloaded = create_model(tmp_path / "saved")
     assert reloaded.attribute_heads is not None
     assert reloaded.attribute_heads.predict({"view": views}) == model.attribute_heads.predict({"view": views})
-    assert predict_tags(reloaded, reloaded.attribute_heads, np.zeros((len(photos), 8)), photos) == (
+    assert predict_tags(reloaded, reloaded.attribute_heads, photos) == (
         model.attribute_heads.predict({"view": views})
     )
     other = AttributeHeads.fit({"view": views}, attributes, "efficientnet-lite0-other", steps=5)

@@ -159,11 +159,12 @@ def tagger_for(model: Any, phrase_file: Path | None = None) -> AttributeHeads | 
 def predict_tags(
     model: Any,
     tagger: AttributeHeads | ZeroShotTagger,
-    embeddings: np.ndarray,
     images: Sequence[ImageInput],
+    embeddings: np.ndarray | None = None,
 ) -> list[GarmentAttributes]:
-    """Tags of `images` (PIL images or paths) embedded as `embeddings` [N, D] by `model`: zero-shot phrases
-    read the embeddings, attribute heads what the model computes of the photos for them (`tag_inputs`)."""
+    """Tags of `images` (PIL images or paths) by `model`'s tagger: attribute heads read what the model
+    computes of the photos for them (`tag_inputs`); zero-shot phrases read the images' embeddings [N, D],
+    computed here where the caller has none."""
     if isinstance(tagger, AttributeHeads):
         return tagger.predict(model.tag_inputs(images))
-    return tagger.predict(embeddings)
+    return tagger.predict(model.embed_images(images) if embeddings is None else embeddings)

@@ -253,9 +253,7 @@ class SearchEngine:
         """`{"caption", "attributes"}` of a photo as indexing would store them: the auto-tagged attributes and
         their template caption."""
         with self._model_lock:
-            image = to_rgb(image)
-            vector = np.asarray(self.model.embed_images([image]), dtype=np.float32)
-            attributes = predict_tags(self.model, self.tagger, vector, [image])[0]
+            attributes = predict_tags(self.model, self.tagger, [to_rgb(image)])[0]
         return {"caption": template_caption(attributes), "attributes": attributes.to_record()}
 
     def get(self, item_id: str) -> dict[str, Any] | None:

@@ -244,7 +244,7 @@ class Indexer:
             features = self.model.image_features([image for _, _, image in to_embed])
             vectors = np.asarray(self.model.embed_image_features(features), dtype=np.float32)
             visuals = np.asarray(self.model.visual_embed_features(features), dtype=np.float32)
-            tags = predict_tags(self.model, self.tagger, vectors, [image for _, _, image in to_embed])
+            tags = predict_tags(self.model, self.tagger, [image for _, _, image in to_embed], vectors)
             for (item, content, _), vector, visual, predicted in zip(
                 to_embed, vectors, visuals, tags, strict=True
             ):
@@ -257,7 +257,7 @@ class Indexer:
             ids = [item.id for item, _ in to_refresh]
             by_id, visual_by_id = (self.store.vectors_by_id(ids, space) for space in ("joint", "visual"))
             vectors = np.stack([by_id[item_id] for item_id in ids])
-            tags = predict_tags(self.model, self.tagger, vectors, [item.path for item, _ in to_refresh])
+            tags = predict_tags(self.model, self.tagger, [item.path for item, _ in to_refresh], vectors)
             for (item, content), vector, predicted in zip(to_refresh, vectors, tags, strict=True):
                 stored.append(self._stored(item, content, vector, visual_by_id[item.id], predicted))
             report.refreshed += len(to_refresh)
