@@ -9,7 +9,7 @@ the Q-Former's outputs: the Q-Former was trained on the train photos, so their e
 apart than a new photo's, and heads fitted on them lean on it (dev category 0.893, contributor-grouped 5-fold
 cross-validation on train 0.938); heads on this view of the frozen encoder transfer (0.941 and 0.945,
 `benchmarks/autotag.py`, docs/results.md). `VIEW_AREA` is a cost choice: a view of 288 x 384 px scored 0.955
-on dev but halved indexing throughput; this one keeps indexing above 50 photos/s on 2 cores.
+on dev but cut indexing to 35 photos/s; this one keeps indexing above 50 photos/s on 2 cores.
 
 Each pooled vector is L2-normalised and the concatenation scaled to unit norm, like the embedding and the
 colour histogram the heads also read.
